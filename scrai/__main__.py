@@ -1,0 +1,3 @@
+from scrai.cli import main
+
+main()

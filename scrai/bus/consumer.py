@@ -1,0 +1,312 @@
+"""The consumer-group loop every ScrAI consumer runs.
+
+Read own pending entries first, then new ones in batches; claim the idle entries
+of dead consumers with XAUTOCLAIM (following its cursor to the end); validate
+each entry; let the handler queue its effects on a MULTI/EXEC pipeline, to which
+the loop adds the XACK and the idempotency markers, so an effect and its ack are
+stored together or not at all. A failing entry stays pending and is retried;
+after ``max_deliveries`` failures, or at once when it is not a readable event,
+it moves to the dead-letter stream with its reason and the loop goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import BusyLoadingError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from scrai.events import AnyEvent, EventError, parse_event
+from scrai.keys import Keys
+
+log = logging.getLogger(__name__)
+
+Entry = tuple[str, dict[str, str] | None]
+
+# Errors that mean "Redis is away", answered with a capped backoff and a retry.
+TRANSIENT = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, ConnectionError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    stream_id: str
+    event: AnyEvent
+
+
+Handler = Callable[[list[Delivery], Pipeline], Awaitable[None]]
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    failures: int = 0
+    reconnects: int = 0
+    claimed: int = 0
+    batches: int = 0
+    last_error: str | None = field(default=None, repr=False)
+
+
+class Consumer:
+    """One member of a consumer group on one stream.
+
+    ``name`` must be stable across restarts of the same process role, so that a
+    restarted consumer finds its own pending entries first.
+    """
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        stream: str,
+        group: str,
+        name: str,
+        handler: Handler,
+        *,
+        keys: Keys | None = None,
+        batch_size: int = 500,
+        block_ms: int = 1_000,
+        claim_idle_ms: int = 30_000,
+        max_deliveries: int = 5,
+        dedupe: bool = True,
+        dedupe_window_s: int = 3_600,
+        start_id: str = "0",
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self.redis = redis
+        self.stream = stream
+        self.group = group
+        self.name = name
+        self.handler = handler
+        self.keys = keys or Keys()
+        self.batch_size = batch_size
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.max_deliveries = max_deliveries
+        self.dedupe = dedupe
+        self.dedupe_window_s = dedupe_window_s
+        self.start_id = start_id
+        self.max_backoff_s = max_backoff_s
+        self.stats = ConsumerStats()
+        self.stopping = asyncio.Event()
+        self._read_own_pending = True
+        self._next_claim = 0.0
+        self._next_seen_trim = 0.0
+        self._seen_key = self.keys.seen(stream, group)
+        self._failures_key = self.keys.failures(stream, group)
+        self._dead_key = self.keys.dead_letter(stream)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to finish its current batch and return. Idempotent."""
+        self.stopping.set()
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.stream, self.group, id=self.start_id, mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self, *, burst: bool = False) -> ConsumerStats:
+        """Consume until :meth:`stop`; with ``burst=True``, until nothing is left to read."""
+        backoff = 0.0
+        group_ready = False
+        while not self.stopping.is_set():
+            try:
+                if not group_ready:
+                    await self.ensure_group()
+                    group_ready = True
+                progressed = await self.step(burst=burst)
+                backoff = 0.0
+                if burst and not progressed:
+                    break
+            except TRANSIENT as exc:
+                # Redis is away: wait with capped, jittered backoff so a fleet of
+                # consumers does not reconnect in lockstep, then start over from our
+                # own pending entries (nothing is lost: unacked entries stay pending).
+                self.stats.reconnects += 1
+                self.stats.last_error = repr(exc)
+                backoff = min(self.max_backoff_s, max(0.05, backoff * 2))
+                delay = backoff * (0.5 + random.random() / 2)
+                log.warning("%s/%s: redis unavailable (%s); retry in %.2fs", self.group, self.name, exc, delay)
+                self._read_own_pending = True
+                await self._sleep(delay)
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):  # stream or group deleted under us
+                    group_ready = False
+                    self._read_own_pending = True
+                    continue
+                raise
+        return self.stats
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    # -- one step ----------------------------------------------------------------------
+
+    async def step(self, *, burst: bool = False) -> bool:
+        """Read and handle one batch. Returns whether anything was read."""
+        now = time.monotonic()
+        if now >= self._next_claim:
+            self._next_claim = now + max(self.claim_idle_ms / 2000, 0.05)
+            if await self.claim():
+                return True
+        if self.dedupe and now >= self._next_seen_trim:
+            self._next_seen_trim = now + 60
+            cutoff = time.time() - self.dedupe_window_s
+            await self.redis.zremrangebyscore(self._seen_key, "-inf", cutoff)
+
+        if self._read_own_pending:
+            entries = await self._read("0", block=None)
+            if not entries:
+                self._read_own_pending = False
+                return await self.step(burst=burst) if burst else True
+        else:
+            entries = await self._read(">", block=None if burst else self.block_ms)
+            if not entries:
+                return False
+        await self.handle(entries)
+        return True
+
+    async def _read(self, start: str, *, block: int | None) -> list[Entry]:
+        reply = await self.redis.xreadgroup(
+            self.group, self.name, {self.stream: start}, count=self.batch_size, block=block
+        )
+        return reply[0][1] if reply else []
+
+    async def claim(self) -> int:
+        """Take over entries idle longer than ``claim_idle_ms`` in any consumer, and handle them."""
+        cursor, total = "0-0", 0
+        while True:
+            reply = await self.redis.xautoclaim(
+                self.stream, self.group, self.name, self.claim_idle_ms, cursor, count=self.batch_size
+            )
+            cursor, entries = reply[0], reply[1]
+            deleted = reply[2] if len(reply) > 2 else []
+            if deleted:  # trimmed away while pending: nothing to handle, clear the PEL
+                await self.redis.xack(self.stream, self.group, *deleted)
+            if entries:
+                total += len(entries)
+                await self.handle(entries)
+            if cursor == "0-0":
+                break
+        self.stats.claimed += total
+        return total
+
+    # -- handling ----------------------------------------------------------------------
+
+    async def handle(self, entries: list[Entry]) -> None:
+        self.stats.batches += 1
+        deliveries: list[Delivery] = []
+        dead: list[tuple[str, dict[str, str], str, str]] = []
+        for stream_id, fields in entries:
+            if fields is None:  # deleted by trimming while it was pending
+                continue
+            try:
+                deliveries.append(Delivery(stream_id, parse_event(fields)))
+            except EventError as exc:
+                dead.append((stream_id, fields, exc.reason, str(exc)))
+
+        fresh, duplicates = await self._split_seen(deliveries)
+        ids = [stream_id for stream_id, _ in entries]
+        try:
+            await self._commit(fresh, ids, dead)
+            self.stats.handled += len(fresh)
+            self.stats.duplicates += len(duplicates)
+            self.stats.dead_lettered += len(dead)
+        except TRANSIENT:
+            raise
+        except Exception:
+            if len(fresh) <= 1 and not dead and not duplicates:
+                await self._failed(fresh[0] if fresh else None, ids)
+                return
+            # Isolate the entry that fails: handle one by one.
+            for stream_id, fields in entries:
+                await self.handle([(stream_id, fields)])
+
+    async def _split_seen(self, deliveries: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
+        if not deliveries:
+            return [], []
+        seen: set[str] = set()
+        if self.dedupe:
+            scores = await self.redis.zmscore(self._seen_key, [str(d.event.event_id) for d in deliveries])
+            seen = {str(d.event.event_id) for d, s in zip(deliveries, scores, strict=True) if s is not None}
+        fresh, dups = [], []
+        for d in deliveries:
+            eid = str(d.event.event_id)
+            if eid in seen:
+                dups.append(d)
+            else:
+                seen.add(eid)  # a second copy inside the same batch is a duplicate too
+                fresh.append(d)
+        return fresh, dups
+
+    async def _commit(
+        self,
+        fresh: list[Delivery],
+        ids: list[str],
+        dead: list[tuple[str, dict[str, str], str, str]],
+    ) -> None:
+        async with self.redis.pipeline(transaction=True) as tx:
+            if fresh:
+                await self.handler(fresh, tx)
+                if self.dedupe:
+                    now = time.time()
+                    tx.zadd(self._seen_key, {str(d.event.event_id): now for d in fresh})
+            for stream_id, fields, reason, message in dead:
+                self._queue_dead_letter(tx, stream_id, fields, reason, message)
+            if ids:
+                tx.xack(self.stream, self.group, *ids)
+            await tx.execute()
+
+    def _queue_dead_letter(
+        self, tx: Pipeline, stream_id: str, fields: dict[str, str], reason: str, message: str
+    ) -> None:
+        entry = {f"orig_{k}": v for k, v in fields.items()}
+        entry.update(
+            source_stream=self.stream,
+            source_id=stream_id,
+            group=self.group,
+            reason=reason,
+            message=message[:2000],
+        )
+        log.warning("%s: %s -> dead letter (%s: %s)", self.group, stream_id, reason, message)
+        tx.xadd(self._dead_key, entry)  # type: ignore[arg-type]
+
+    async def _failed(self, delivery: Delivery | None, ids: list[str]) -> None:
+        """Count a failed delivery; dead-letter the entry once it has failed too often."""
+        import traceback
+
+        self.stats.failures += 1
+        stream_id = ids[0]
+        reason_text = traceback.format_exc(limit=3)
+        self.stats.last_error = reason_text
+        count = await self.redis.hincrby(self._failures_key, stream_id, 1)
+        if count < self.max_deliveries:
+            log.warning("%s: handler failed on %s (%d/%d)", self.group, stream_id, count, self.max_deliveries)
+            self._read_own_pending = True  # retry it, after a short pause
+            await self._sleep(min(0.05 * 2**count, 2.0))
+            return
+        fields = delivery.event.to_fields() if delivery else {}
+        async with self.redis.pipeline(transaction=True) as tx:
+            self._queue_dead_letter(
+                tx, stream_id, fields, "handler_failed",
+                f"failed {count} deliveries; last error: {reason_text}",
+            )  # fmt: skip
+            tx.xack(self.stream, self.group, stream_id)
+            tx.hdel(self._failures_key, stream_id)
+            await tx.execute()
+        self.stats.dead_lettered += 1

@@ -1,0 +1,234 @@
+"""Every event type ScrAI puts on a stream, and their round trip to stream fields.
+
+An event is an envelope (identity, ordering, time, schema version, trace) around
+a typed payload. On a stream each envelope field is one stream field and the
+payload is one JSON field, so entries stay readable with ``redis-cli``.
+Anything that cannot be read back is an :class:`EventError`, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA_VERSION = 1
+
+Fields = dict[str, str]
+
+
+class EventError(ValueError):
+    """An entry that is not a readable event. ``reason`` is a short machine code."""
+
+    reason = "malformed"
+
+
+class UnknownEventType(EventError):
+    reason = "unknown_type"
+
+
+class UnsupportedSchemaVersion(EventError):
+    reason = "unsupported_schema_version"
+
+
+class MalformedEvent(EventError):
+    reason = "malformed"
+
+
+class EventType(StrEnum):
+    ACTION = "action"
+    COMMITTED = "world_state_committed"
+    REJECTED = "world_state_rejected"
+    TICK = "tick"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- actions -------------------------------------------------------------------------
+
+
+class Move(_Strict):
+    kind: Literal["move"] = "move"
+    to: str = Field(min_length=1, max_length=128, description="id of the destination place")
+
+
+class Speak(_Strict):
+    kind: Literal["speak"] = "speak"
+    to: str | None = Field(default=None, max_length=128, description="addressee; None: all in earshot")
+    text: str = Field(min_length=1, max_length=1_000)
+
+
+class Interact(_Strict):
+    kind: Literal["interact"] = "interact"
+    object_id: str = Field(min_length=1, max_length=128)
+    verb: str = Field(default="use", min_length=1, max_length=64)
+
+
+class Idle(_Strict):
+    kind: Literal["idle"] = "idle"
+    reason: str = Field(default="", max_length=200)
+
+
+Action = Annotated[Move | Speak | Interact | Idle, Field(discriminator="kind")]
+ActionKind = Literal["move", "speak", "interact", "idle"]
+
+
+class RejectReason(StrEnum):
+    UNKNOWN_AGENT = "unknown_agent"
+    UNKNOWN_TARGET = "unknown_target"
+    UNREACHABLE = "unreachable"
+    TOO_FAR = "too_far"
+    OUT_OF_HEARING = "out_of_hearing"
+    OUT_OF_REACH = "out_of_reach"
+    NOT_ALLOWED = "not_allowed"
+    CAPACITY_FULL = "capacity_full"
+    RESOURCE_EXHAUSTED = "resource_exhausted"
+    UNSUPPORTED_VERB = "unsupported_verb"
+    ALREADY_ACTED = "already_acted"
+    OUT_OF_SEQUENCE = "out_of_sequence"
+    LATE = "late"
+    EARLY = "early"
+
+
+# -- payloads ------------------------------------------------------------------------
+
+
+class ActionPayload(_Strict):
+    action: Action
+
+
+class CommittedPayload(_Strict):
+    action_event_id: uuid.UUID
+    action: Action
+    # State before and after, keyed "agent:<id>" / "object:<id>", for what the action touched.
+    before: dict[str, dict[str, Any]]
+    after: dict[str, dict[str, Any]]
+    # Agents within perception range of the actor when it acted (for memories and analytics).
+    observers: list[str] = Field(default_factory=list)
+
+
+class RejectedPayload(_Strict):
+    action_event_id: uuid.UUID
+    action: Action
+    reason: RejectReason
+    message: str
+
+
+class TickPayload(_Strict):
+    state: str
+    committed: int = 0
+    rejected: int = 0
+    agents_alive: int = 0
+    duration_ms: float = 0.0
+
+
+# -- envelopes -----------------------------------------------------------------------
+
+
+class Event(BaseModel):
+    """The envelope every event shares."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    TYPE: ClassVar[EventType]
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: EventType
+    entity_id: str = Field(min_length=1, max_length=128)
+    sequence: int = Field(ge=0)
+    tick: int = Field(ge=0)
+    timestamp: float = Field(default_factory=time.time)
+    schema_version: int = SCHEMA_VERSION
+    trace_id: str | None = None
+    payload: BaseModel
+
+    def to_fields(self) -> Fields:
+        """Stream fields for ``XADD``."""
+        fields = {
+            "event_id": str(self.event_id),
+            "type": self.type.value,
+            "entity_id": self.entity_id,
+            "sequence": str(self.sequence),
+            "tick": str(self.tick),
+            "timestamp": repr(self.timestamp),
+            "schema_version": str(self.schema_version),
+            "payload": self.payload.model_dump_json(),
+        }
+        if self.trace_id is not None:
+            fields["trace_id"] = self.trace_id
+        return fields
+
+
+class ActionEvent(Event):
+    TYPE = EventType.ACTION
+    type: Literal[EventType.ACTION] = EventType.ACTION
+    payload: ActionPayload
+
+
+class WorldStateCommittedEvent(Event):
+    TYPE = EventType.COMMITTED
+    type: Literal[EventType.COMMITTED] = EventType.COMMITTED
+    payload: CommittedPayload
+
+
+class WorldStateRejectedEvent(Event):
+    TYPE = EventType.REJECTED
+    type: Literal[EventType.REJECTED] = EventType.REJECTED
+    payload: RejectedPayload
+
+
+class TickEvent(Event):
+    """Announces that a tick closed; ``entity_id`` is ``"world"``, ``sequence`` the tick."""
+
+    TYPE = EventType.TICK
+    type: Literal[EventType.TICK] = EventType.TICK
+    payload: TickPayload
+
+
+AnyEvent = ActionEvent | WorldStateCommittedEvent | WorldStateRejectedEvent | TickEvent
+
+EVENT_CLASSES: dict[str, type[Event]] = {
+    cls.TYPE.value: cls
+    for cls in (ActionEvent, WorldStateCommittedEvent, WorldStateRejectedEvent, TickEvent)
+}
+
+_ENVELOPE_FIELDS = ("event_id", "entity_id", "sequence", "tick", "timestamp")
+
+
+def parse_event(fields: dict[str, str]) -> AnyEvent:
+    """Read an event back from stream fields, or raise an :class:`EventError` saying why."""
+    kind = fields.get("type")
+    cls = EVENT_CLASSES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise UnknownEventType(f"unknown event type {kind!r}")
+    try:
+        version = int(fields.get("schema_version", SCHEMA_VERSION))
+    except ValueError:
+        raise MalformedEvent(f"schema_version is not an integer: {fields.get('schema_version')!r}")
+    if version > SCHEMA_VERSION:
+        raise UnsupportedSchemaVersion(
+            f"{kind} has schema_version {version}; this build reads up to {SCHEMA_VERSION}"
+        )
+    missing = [name for name in (*_ENVELOPE_FIELDS, "payload") if name not in fields]
+    if missing:
+        raise MalformedEvent(f"{kind} lacks field(s): {', '.join(missing)}")
+    try:
+        payload = json.loads(fields["payload"])
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise MalformedEvent(f"{kind} payload is not JSON: {exc}") from None
+    data = {name: fields[name] for name in _ENVELOPE_FIELDS}
+    data.update(type=kind, schema_version=version, trace_id=fields.get("trace_id"), payload=payload)
+    try:
+        return cls.model_validate(data)  # type: ignore[return-value]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise MalformedEvent(
+            f"{kind} is invalid at {where or 'envelope'}: {first['msg']}"
+            + (f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else "")
+        ) from None

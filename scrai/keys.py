@@ -1,0 +1,102 @@
+"""Every Redis key and stream name ScrAI uses, under one optional namespace.
+
+The default (empty) namespace keeps the canonical stream names
+``action_events`` and ``world_state_committed_events``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    namespace: str = ""
+
+    def _k(self, name: str) -> str:
+        return f"{self.namespace}:{name}" if self.namespace else name
+
+    # -- streams ---------------------------------------------------------------
+    @property
+    def action_events(self) -> str:
+        return self._k("action_events")
+
+    @property
+    def committed_events(self) -> str:
+        return self._k("world_state_committed_events")
+
+    @property
+    def rejected_events(self) -> str:
+        return self._k("world_state_rejected_events")
+
+    def dead_letter(self, stream: str) -> str:
+        """Dead-letter stream for entries of ``stream`` that could not be handled."""
+        return f"{stream}:dead_letter"
+
+    # -- consumer bookkeeping ----------------------------------------------------
+    def seen(self, stream: str, group: str) -> str:
+        """Sorted set of event ids a group has applied (score: when), for idempotency."""
+        return f"{stream}:seen:{group}"
+
+    def failures(self, stream: str, group: str) -> str:
+        """Hash stream-id -> failed deliveries, so poison entries are found across restarts."""
+        return f"{stream}:failures:{group}"
+
+    # -- scenario and world state (written by the world system only) -------------
+    @property
+    def scenario(self) -> str:
+        return self._k("scenario")
+
+    @property
+    def world_meta(self) -> str:
+        return self._k("world:meta")
+
+    @property
+    def clock(self) -> str:
+        return self._k("world:clock")
+
+    @property
+    def clock_control(self) -> str:
+        return self._k("world:clock:control")
+
+    @property
+    def agents_state(self) -> str:
+        return self._k("world:agents")
+
+    @property
+    def objects_state(self) -> str:
+        return self._k("world:objects")
+
+    @property
+    def tick_channel(self) -> str:
+        """Pub/sub channel announcing each opened tick (a wake-up; the clock hash is the truth)."""
+        return self._k("world:ticks")
+
+    # -- agents and memory -------------------------------------------------------
+    def memories(self, agent_id: str) -> str:
+        return self._k(f"agent:{agent_id}:memories")
+
+    def agent_mind(self, agent_id: str) -> str:
+        """Hash of an agent's inner state: needs, plan, last decision trace, sequence."""
+        return self._k(f"agent:{agent_id}:mind")
+
+    def worker_health(self, worker_id: str) -> str:
+        return self._k(f"worker:{worker_id}:health")
+
+    @property
+    def worker_status(self) -> str:
+        """Hash agent_id -> JSON status (running, restarting, failed, restarts), by the spawner."""
+        return self._k("spawner:workers")
+
+    @property
+    def llm_cache(self) -> str:
+        return self._k("llm:cache")
+
+    # -- analytics ---------------------------------------------------------------
+    def analytics(self, name: str) -> str:
+        return self._k(f"analytics:{name}")
+
+    @property
+    def analytics_updates(self) -> str:
+        """Stream of analytics updates for the live dashboard."""
+        return self._k("analytics_updates")

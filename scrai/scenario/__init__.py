@@ -1,0 +1,1 @@
+"""Scenario files: the model, loading and validation, and template expansion."""

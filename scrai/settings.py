@@ -1,0 +1,55 @@
+"""Every environment variable ScrAI reads, in one place, built on demand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Process settings, read from ``SCRAI_*`` environment variables.
+
+    Build with :func:`get_settings` (or ``Settings()``) where a process starts,
+    never at import time, so tests and sub-processes can set the environment first.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SCRAI_", extra="ignore")
+
+    # Where Redis is. Unset means: start a private embedded server (``scrai up``).
+    redis_url: str | None = None
+    # Prefix of every key and stream name, so several simulations share one Redis.
+    namespace: str = ""
+    data_dir: Path = Path(".data")
+
+    # Streams: entries kept per stream (approximate), never trimming unread entries.
+    stream_retention_max_len: int = Field(default=1_000_000, ge=1_000)
+
+    # Consumer tuning.
+    consumer_batch_size: int = Field(default=500, ge=1)
+    consumer_block_ms: int = Field(default=1_000, ge=1)
+    consumer_claim_idle_ms: int = Field(default=30_000, ge=100)
+    consumer_max_deliveries: int = Field(default=5, ge=1)
+    consumer_dedupe_window_s: int = Field(default=3_600, ge=1)
+    reconnect_max_backoff_s: float = Field(default=5.0, gt=0)
+
+    # API server.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_token: str | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+
+    # LLM brain defaults (a scenario may override per agent).
+    llm_base_url: str = "http://127.0.0.1:11434/v1"
+    llm_model: str = "llama3.1"
+    llm_api_key_env: str = "OPENAI_API_KEY"
+    llm_timeout_s: float = 10.0
+
+    # Worker health key lifetime; a container healthcheck reads it.
+    health_ttl_s: int = 15
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]
