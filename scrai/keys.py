@@ -57,7 +57,12 @@ class Keys:
 
     @property
     def clock_control(self) -> str:
+        """Hash of requested clock changes (state, speed, steps), applied by the world system."""
         return self._k("world:clock:control")
+
+    def staged_actions(self, tick: int) -> str:
+        """Hash agent_id -> action event fields (JSON) received for ``tick``, not yet committed."""
+        return self._k(f"world:staged:{tick}")
 
     @property
     def agents_state(self) -> str:
@@ -80,8 +85,14 @@ class Keys:
         """Hash of an agent's inner state: needs, plan, last decision trace, sequence."""
         return self._k(f"agent:{agent_id}:mind")
 
-    def worker_health(self, worker_id: str) -> str:
-        return self._k(f"worker:{worker_id}:health")
+    def health(self, component: str) -> str:
+        """Heartbeat key with a TTL, e.g. ``health("world")``, ``health("worker-alice")``."""
+        return self._k(f"health:{component}")
+
+    @property
+    def agents_alive(self) -> str:
+        """Sorted set agent_id -> expiry (epoch s), kept fresh by the workers hosting them."""
+        return self._k("world:alive")
 
     @property
     def worker_status(self) -> str:

@@ -1,0 +1,1 @@
+"""Cognitive agents: perceive, recall, plan, reason, act, reflect."""
