@@ -81,6 +81,20 @@ class Keys:
     def memories(self, agent_id: str) -> str:
         return self._k(f"agent:{agent_id}:memories")
 
+    def memory_pending(self, agent_id: str) -> str:
+        """List of facts (JSON) the consolidator has not summarised yet, for one agent."""
+        return self._k(f"agent:{agent_id}:memories:pending")
+
+    @property
+    def memory_pending_agents(self) -> str:
+        """Set of agents with unsummarised facts (the time trigger walks it)."""
+        return self._k("memory:pending_agents")
+
+    @property
+    def memory_places(self) -> str:
+        """Hash agent_id -> place as of the last committed event the consolidator applied."""
+        return self._k("memory:places")
+
     def agent_mind(self, agent_id: str) -> str:
         """Hash of an agent's inner state: needs, plan, last decision trace, sequence."""
         return self._k(f"agent:{agent_id}:mind")
