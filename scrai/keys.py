@@ -114,6 +114,11 @@ class Keys:
         return self._k("spawner:workers")
 
     @property
+    def spawner_meta(self) -> str:
+        """Hash: run_id, backend, scenario, started_at of the spawner, so a restart adopts its workers."""
+        return self._k("spawner:meta")
+
+    @property
     def llm_cache(self) -> str:
         return self._k("llm:cache")
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,7 +16,7 @@ class Settings(BaseSettings):
     never at import time, so tests and sub-processes can set the environment first.
     """
 
-    model_config = SettingsConfigDict(env_prefix="SCRAI_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SCRAI_", extra="ignore", populate_by_name=True)
 
     # Where Redis is. Unset means: start a private embedded server (``scrai up``).
     redis_url: str | None = None
@@ -48,6 +49,23 @@ class Settings(BaseSettings):
 
     # Worker health key lifetime; a container healthcheck reads it.
     health_ttl_s: int = 15
+
+    # Spawner (``python -m spawner``): which backend runs the workers and how.
+    spawner_backend: Literal["process", "docker", "swarm"] = "process"
+    # Scenario file the spawner (and ``docker compose up``) starts; plain ``SCENARIO`` works too.
+    scenario: str | None = Field(default=None, validation_alias=AliasChoices("SCENARIO", "SCRAI_SCENARIO"))
+    image: str = "scrai:latest"  # the ScrAI image worker containers run
+    docker_network: str | None = None  # unset: the spawner's own container's network
+    # Redis URL handed to workers when it differs from the spawner's own (e.g. host vs. network).
+    worker_redis_url: str | None = None
+    worker_mem_limit: str = "256m"
+    worker_cpus: float = Field(default=0.5, gt=0)
+    worker_labels: dict[str, str] = Field(default_factory=dict)  # extra labels on every worker
+    spawner_reconcile_interval_s: float = Field(default=1.0, gt=0)
+    spawner_backoff_base_s: float = Field(default=0.5, gt=0)
+    spawner_backoff_max_s: float = Field(default=30.0, gt=0)
+    # A worker up this long has its consecutive-crash count (and so its backoff) reset.
+    spawner_backoff_reset_s: float = Field(default=60.0, gt=0)
 
 
 def get_settings(**overrides: object) -> Settings:
