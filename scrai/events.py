@@ -60,7 +60,9 @@ class Move(_Strict):
 
 class Speak(_Strict):
     kind: Literal["speak"] = "speak"
-    to: str | None = Field(default=None, max_length=128, description="addressee; None: all in earshot")
+    to: str | None = Field(
+        default=None, max_length=128, description="addressee; None: all in earshot"
+    )
     text: str = Field(min_length=1, max_length=1_000)
 
 
@@ -209,7 +211,9 @@ def parse_event(fields: dict[str, str]) -> AnyEvent:
     try:
         version = int(fields.get("schema_version", SCHEMA_VERSION))
     except ValueError:
-        raise MalformedEvent(f"schema_version is not an integer: {fields.get('schema_version')!r}")
+        raise MalformedEvent(
+            f"schema_version is not an integer: {fields.get('schema_version')!r}"
+        ) from None
     if version > SCHEMA_VERSION:
         raise UnsupportedSchemaVersion(
             f"{kind} has schema_version {version}; this build reads up to {SCHEMA_VERSION}"

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import random
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from scrai.events import AnyEvent, EventError, parse_event
 from scrai.keys import Keys
+from scrai.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,17 @@ class Consumer:
     """One member of a consumer group on one stream.
 
     ``name`` must be stable across restarts of the same process role, so that a
-    restarted consumer finds its own pending entries first.
+    restarted consumer finds its own pending entries first. ``redis`` must decode
+    responses (``scrai.connection.connect`` does).
+
+    The handler gets the fresh (not yet applied) deliveries of a batch and a
+    MULTI/EXEC pipeline; it queues its effects there and must not execute it.
+    When the transaction does not commit (a handler error, Redis away) the
+    handler may be called again for the same deliveries, so keep in-memory
+    side effects out of it or make them idempotent. ``claim_idle_ms`` must be
+    longer than the slowest batch, or a live consumer's entries get claimed.
+    ``stop``: an event (e.g. the one :func:`scrai.service.run_service` passes to
+    ``main``) that stops the loop after the current batch.
     """
 
     def __init__(
@@ -80,6 +92,7 @@ class Consumer:
         dedupe_window_s: int = 3_600,
         start_id: str = "0",
         max_backoff_s: float = 5.0,
+        stop: asyncio.Event | None = None,
     ) -> None:
         self.redis = redis
         self.stream = stream
@@ -96,13 +109,40 @@ class Consumer:
         self.start_id = start_id
         self.max_backoff_s = max_backoff_s
         self.stats = ConsumerStats()
-        self.stopping = asyncio.Event()
+        self.stopping = stop if stop is not None else asyncio.Event()
         self._read_own_pending = True
+        # Stream ids with a failure count stored, cleared once they are handled.
+        self._failing: set[str] = set()
+        self._failed_in_step = 0
         self._next_claim = 0.0
         self._next_seen_trim = 0.0
         self._seen_key = self.keys.seen(stream, group)
         self._failures_key = self.keys.failures(stream, group)
         self._dead_key = self.keys.dead_letter(stream)
+
+    @classmethod
+    def from_settings(
+        cls,
+        redis: aioredis.Redis,
+        settings: Settings,
+        stream: str,
+        group: str,
+        name: str,
+        handler: Handler,
+        **overrides: object,
+    ) -> Consumer:
+        """A consumer tuned by ``SCRAI_CONSUMER_*`` settings, keys under its namespace."""
+        options: dict[str, object] = dict(
+            keys=Keys(settings.namespace),
+            batch_size=settings.consumer_batch_size,
+            block_ms=settings.consumer_block_ms,
+            claim_idle_ms=settings.consumer_claim_idle_ms,
+            max_deliveries=settings.consumer_max_deliveries,
+            dedupe_window_s=settings.consumer_dedupe_window_s,
+            max_backoff_s=settings.reconnect_max_backoff_s,
+        )
+        options.update(overrides)
+        return cls(redis, stream, group, name, handler, **options)  # type: ignore[arg-type]
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -138,7 +178,13 @@ class Consumer:
                 self.stats.last_error = repr(exc)
                 backoff = min(self.max_backoff_s, max(0.05, backoff * 2))
                 delay = backoff * (0.5 + random.random() / 2)
-                log.warning("%s/%s: redis unavailable (%s); retry in %.2fs", self.group, self.name, exc, delay)
+                log.warning(
+                    "%s/%s: redis unavailable (%s); retry in %.2fs",
+                    self.group,
+                    self.name,
+                    exc,
+                    delay,
+                )
                 self._read_own_pending = True
                 await self._sleep(delay)
             except ResponseError as exc:
@@ -159,6 +205,17 @@ class Consumer:
 
     async def step(self, *, burst: bool = False) -> bool:
         """Read and handle one batch. Returns whether anything was read."""
+        self._failed_in_step = 0
+        try:
+            return await self._step(burst=burst)
+        finally:
+            if self._failed_in_step:
+                # Failed entries stay pending: re-read them, after a pause that grows
+                # with their failure count (one pause per batch, not per entry).
+                self._read_own_pending = True
+                await self._sleep(min(0.05 * 2**self._failed_in_step, 2.0))
+
+    async def _step(self, *, burst: bool) -> bool:
         now = time.monotonic()
         if now >= self._next_claim:
             self._next_claim = now + max(self.claim_idle_ms / 2000, 0.05)
@@ -173,7 +230,7 @@ class Consumer:
             entries = await self._read("0", block=None)
             if not entries:
                 self._read_own_pending = False
-                return await self.step(burst=burst) if burst else True
+                return await self._step(burst=burst) if burst else True
         else:
             entries = await self._read(">", block=None if burst else self.block_ms)
             if not entries:
@@ -192,7 +249,12 @@ class Consumer:
         cursor, total = "0-0", 0
         while True:
             reply = await self.redis.xautoclaim(
-                self.stream, self.group, self.name, self.claim_idle_ms, cursor, count=self.batch_size
+                self.stream,
+                self.group,
+                self.name,
+                self.claim_idle_ms,
+                cursor,
+                count=self.batch_size,
             )
             cursor, entries = reply[0], reply[1]
             deleted = reply[2] if len(reply) > 2 else []
@@ -224,6 +286,7 @@ class Consumer:
         ids = [stream_id for stream_id, _ in entries]
         try:
             await self._commit(fresh, ids, dead)
+            self._failing.difference_update(ids)
             self.stats.handled += len(fresh)
             self.stats.duplicates += len(duplicates)
             self.stats.dead_lettered += len(dead)
@@ -237,13 +300,21 @@ class Consumer:
             for stream_id, fields in entries:
                 await self.handle([(stream_id, fields)])
 
-    async def _split_seen(self, deliveries: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
+    async def _split_seen(
+        self, deliveries: list[Delivery]
+    ) -> tuple[list[Delivery], list[Delivery]]:
         if not deliveries:
             return [], []
         seen: set[str] = set()
         if self.dedupe:
-            scores = await self.redis.zmscore(self._seen_key, [str(d.event.event_id) for d in deliveries])
-            seen = {str(d.event.event_id) for d, s in zip(deliveries, scores, strict=True) if s is not None}
+            scores = await self.redis.zmscore(
+                self._seen_key, [str(d.event.event_id) for d in deliveries]
+            )
+            seen = {
+                str(d.event.event_id)
+                for d, s in zip(deliveries, scores, strict=True)
+                if s is not None
+            }
         fresh, dups = [], []
         for d in deliveries:
             eid = str(d.event.event_id)
@@ -270,6 +341,9 @@ class Consumer:
                 self._queue_dead_letter(tx, stream_id, fields, reason, message)
             if ids:
                 tx.xack(self.stream, self.group, *ids)
+                recovered = self._failing.intersection(ids)
+                if recovered:
+                    tx.hdel(self._failures_key, *recovered)
             await tx.execute()
 
     def _queue_dead_letter(
@@ -288,17 +362,21 @@ class Consumer:
 
     async def _failed(self, delivery: Delivery | None, ids: list[str]) -> None:
         """Count a failed delivery; dead-letter the entry once it has failed too often."""
-        import traceback
-
         self.stats.failures += 1
         stream_id = ids[0]
         reason_text = traceback.format_exc(limit=3)
         self.stats.last_error = reason_text
         count = await self.redis.hincrby(self._failures_key, stream_id, 1)
         if count < self.max_deliveries:
-            log.warning("%s: handler failed on %s (%d/%d)", self.group, stream_id, count, self.max_deliveries)
-            self._read_own_pending = True  # retry it, after a short pause
-            await self._sleep(min(0.05 * 2**count, 2.0))
+            log.warning(
+                "%s: handler failed on %s (%d/%d)",
+                self.group,
+                stream_id,
+                count,
+                self.max_deliveries,
+            )
+            self._failing.add(stream_id)
+            self._failed_in_step = max(self._failed_in_step, count)
             return
         fields = delivery.event.to_fields() if delivery else {}
         async with self.redis.pipeline(transaction=True) as tx:
@@ -309,4 +387,5 @@ class Consumer:
             tx.xack(self.stream, self.group, stream_id)
             tx.hdel(self._failures_key, stream_id)
             await tx.execute()
+        self._failing.discard(stream_id)
         self.stats.dead_lettered += 1

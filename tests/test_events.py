@@ -1,0 +1,186 @@
+"""Events: round trip to stream fields, and typed errors for entries that are not events."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scrai.events import (
+    SCHEMA_VERSION,
+    ActionEvent,
+    ActionPayload,
+    CommittedPayload,
+    EventError,
+    Idle,
+    Interact,
+    MalformedEvent,
+    Move,
+    RejectedPayload,
+    RejectReason,
+    Speak,
+    TickEvent,
+    TickPayload,
+    UnknownEventType,
+    UnsupportedSchemaVersion,
+    WorldStateCommittedEvent,
+    WorldStateRejectedEvent,
+    parse_event,
+)
+
+ACTION = Move(to="square")
+
+
+def sample_events() -> list:
+    action_id = uuid.uuid4()
+    return [
+        ActionEvent(entity_id="alice", sequence=1, tick=1, payload=ActionPayload(action=ACTION)),
+        ActionEvent(
+            entity_id="bob",
+            sequence=2,
+            tick=1,
+            trace_id="t-1",
+            payload=ActionPayload(action=Speak(to="alice", text="hi")),
+        ),
+        WorldStateCommittedEvent(
+            entity_id="alice",
+            sequence=1,
+            tick=1,
+            payload=CommittedPayload(
+                action_event_id=action_id,
+                action=Interact(object_id="well"),
+                before={"agent:alice": {"place": "home"}, "object:well": {"uses": 0}},
+                after={"agent:alice": {"place": "home"}, "object:well": {"uses": 1}},
+                observers=["bob"],
+            ),
+        ),
+        WorldStateRejectedEvent(
+            entity_id="alice",
+            sequence=2,
+            tick=2,
+            payload=RejectedPayload(
+                action_event_id=action_id,
+                action=Idle(),
+                reason=RejectReason.LATE,
+                message="tick 2 closed",
+            ),
+        ),
+        TickEvent(entity_id="world", sequence=3, tick=3, payload=TickPayload(state="running")),
+    ]
+
+
+@pytest.mark.parametrize("event", sample_events(), ids=lambda e: e.type.value)
+def test_every_type_round_trips(event) -> None:
+    fields = event.to_fields()
+    assert all(isinstance(v, str) for v in fields.values())
+    back = parse_event(fields)
+    assert type(back) is type(event)
+    assert back == event
+
+
+def valid_fields() -> dict[str, str]:
+    return sample_events()[0].to_fields()
+
+
+def test_unknown_type_is_a_typed_error() -> None:
+    fields = valid_fields() | {"type": "teleport"}
+    with pytest.raises(UnknownEventType) as err:
+        parse_event(fields)
+    assert err.value.reason == "unknown_type" and "teleport" in str(err.value)
+    with pytest.raises(UnknownEventType):
+        parse_event({"payload": "{}"})  # no type at all
+
+
+def test_newer_schema_version_is_a_typed_error() -> None:
+    fields = valid_fields() | {"schema_version": str(SCHEMA_VERSION + 1)}
+    with pytest.raises(UnsupportedSchemaVersion) as err:
+        parse_event(fields)
+    assert err.value.reason == "unsupported_schema_version"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"payload": "{not json"},
+        {"payload": json.dumps({"action": {"kind": "fly"}})},
+        {"payload": json.dumps({"action": {"kind": "move"}})},  # lacks "to"
+        {"payload": json.dumps([1, 2])},
+        {"event_id": "not-a-uuid"},
+        {"sequence": "-1"},
+        {"tick": "soon"},
+        {"schema_version": "v2"},
+        {"entity_id": ""},
+    ],
+)
+def test_broken_entries_are_malformed_errors(change: dict[str, str]) -> None:
+    with pytest.raises(MalformedEvent) as err:
+        parse_event(valid_fields() | change)
+    assert err.value.reason == "malformed"
+
+
+def test_missing_envelope_field_names_it() -> None:
+    fields = valid_fields()
+    del fields["tick"]
+    with pytest.raises(MalformedEvent, match="tick"):
+        parse_event(fields)
+
+
+def test_extra_stream_fields_are_tolerated() -> None:
+    # A newer writer may add envelope fields; readers of this version ignore them.
+    event = sample_events()[0]
+    assert parse_event(event.to_fields() | {"origin": "elsewhere"}) == event
+
+
+# -- properties ------------------------------------------------------------------------
+
+ENTRY_FIELDS = (
+    "event_id type entity_id sequence tick timestamp schema_version payload trace_id x".split()
+)
+ids = st.text(min_size=1, max_size=40)
+actions = st.one_of(
+    st.builds(Move, to=ids),
+    st.builds(Speak, to=st.none() | ids, text=st.text(min_size=1, max_size=200)),
+    st.builds(Interact, object_id=ids, verb=st.text(min_size=1, max_size=20)),
+    st.builds(Idle, reason=st.text(max_size=50)),
+)
+action_events = st.builds(
+    ActionEvent,
+    event_id=st.uuids(),
+    entity_id=ids,
+    sequence=st.integers(min_value=0, max_value=2**62),
+    tick=st.integers(min_value=0, max_value=2**62),
+    timestamp=st.floats(min_value=0, max_value=4e9, allow_nan=False),
+    trace_id=st.none() | st.text(max_size=30),
+    payload=st.builds(ActionPayload, action=actions),
+)
+
+
+@given(action_events)
+@settings(max_examples=200, deadline=None)
+def test_any_action_event_round_trips(event: ActionEvent) -> None:
+    assert parse_event(event.to_fields()) == event
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(ENTRY_FIELDS),
+        st.text(max_size=30) | st.sampled_from(["action", "tick", "1", "{}", '{"action":{}}']),
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_arbitrary_fields_never_crash(fields: dict[str, str]) -> None:
+    try:
+        parse_event(fields)
+    except EventError as exc:
+        assert exc.reason in {"malformed", "unknown_type", "unsupported_schema_version"}
+
+
+async def test_round_trip_through_a_real_stream(redis, keys) -> None:
+    events = sample_events()
+    for event in events:
+        await redis.xadd(keys.committed_events, event.to_fields())
+    entries = await redis.xrange(keys.committed_events)
+    assert [parse_event(fields) for _, fields in entries] == events
