@@ -10,14 +10,15 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN/inf positions or ranges would poison every distance the world computes.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 # -- world -------------------------------------------------------------------------
@@ -35,6 +36,9 @@ class Place(_Model):
     tags: list[str] = Field(default_factory=list, description="e.g. home, work, social, quiet")
 
 
+MAX_GRID_CELLS = 100_000
+
+
 class Grid(_Model):
     """A rectangular grid of places ``<prefix>-<row>-<col>``, each linked to its 4 neighbours."""
 
@@ -44,6 +48,14 @@ class Grid(_Model):
     prefix: Id = "cell"
     capacity: int | None = Field(default=None, ge=1)
     tags: list[str] = Field(default_factory=lambda: ["social"])
+
+    @model_validator(mode="after")
+    def _size(self) -> Grid:
+        if self.rows * self.cols > MAX_GRID_CELLS:
+            raise ValueError(
+                f"grid of {self.rows * self.cols:,} cells; the limit is {MAX_GRID_CELLS:,}"
+            )
+        return self
 
 
 class ObjectRules(_Model):
@@ -168,6 +180,19 @@ class Archetype(_Model):
     friends_per_agent: int = Field(default=0, ge=0, le=50)
     rivals_per_agent: int = Field(default=0, ge=0, le=50)
     brain: Brain = Field(default_factory=Brain)
+
+    @field_validator("traits")
+    @classmethod
+    def _trait_specs(cls, traits: dict[str, float | Range]) -> dict[str, float | Range]:
+        for name, spec in traits.items():
+            if name not in Traits.model_fields:
+                raise ValueError(f"unknown trait {name!r}; known: {', '.join(Traits.model_fields)}")
+            lo, hi = spec if isinstance(spec, tuple) else (spec, spec)
+            if not (0.0 <= lo <= hi <= 1.0):
+                raise ValueError(
+                    f"trait {name!r}: {spec} is not a value or a [low, high] range in 0..1"
+                )
+        return traits
 
 
 # -- run settings ------------------------------------------------------------------
