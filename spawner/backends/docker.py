@@ -1,0 +1,182 @@
+"""Workers as Docker containers: one per agent, from the ScrAI image, on the compose network.
+
+Containers carry the labels of :mod:`spawner.backends.base`, memory and CPU
+limits, a healthcheck that reads the agent's liveness in Redis, and restart
+policy ``no``: the spawner restarts them itself, with backoff, and reports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import time
+from datetime import datetime
+
+import docker
+from docker.errors import APIError, NotFound
+from docker.models.containers import Container
+
+from scrai.settings import Settings
+from spawner.backends.base import (
+    LABEL_AGENT_ID,
+    LABEL_MANAGED,
+    LABEL_NAMESPACE,
+    LABEL_RUN_ID,
+    WorkerHandle,
+    worker_labels,
+)
+
+log = logging.getLogger(__name__)
+STOP_GRACE_S = 5
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _parse_time(value: str) -> float:
+    """Docker's RFC 3339 timestamps (nanoseconds) to epoch seconds."""
+    if not value or value.startswith("0001-"):
+        return 0.0
+    head, _, frac = value.rstrip("Z").partition(".")
+    moment = datetime.fromisoformat(head + "+00:00").timestamp()
+    return moment + (float(f"0.{frac}") if frac else 0.0)
+
+
+def healthcheck_command(agent_id: str) -> list[str]:
+    return ["CMD", "python", "-m", "spawner.healthcheck", agent_id]
+
+
+def worker_env(settings: Settings, run_id: str, agent_id: str) -> dict[str, str]:
+    return {
+        "SCRAI_REDIS_URL": settings.worker_redis_url or settings.redis_url or "",
+        "SCRAI_NAMESPACE": settings.namespace,
+        "SCRAI_SPAWNER_RUN_ID": run_id,
+        "SCRAI_AGENT_ID": agent_id,
+        "SCRAI_HEALTH_TTL_S": str(settings.health_ttl_s),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def discover_network(client: docker.DockerClient) -> str | None:
+    """The first user network of the container this process runs in (its hostname), if any."""
+    try:
+        me = client.containers.get(socket.gethostname())
+    except (NotFound, APIError):
+        return None
+    networks = me.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
+    user = [n for n in networks if n not in ("bridge", "host", "none")]
+    return sorted(user)[0] if user else None
+
+
+class DockerBackend:
+    """``docker run`` of ``run_agent_worker.py --agent-id ID`` per agent through the Docker SDK."""
+
+    name = "docker"
+
+    def __init__(
+        self, settings: Settings, run_id: str, client: docker.DockerClient | None = None
+    ) -> None:
+        self.settings = settings
+        self.run_id = run_id
+        self.client = client or docker.from_env(timeout=60)
+        self.network = settings.docker_network or discover_network(self.client)
+        self.namespace_label = settings.namespace or "-"
+
+    def container_name(self, agent_id: str) -> str:
+        ns = _NAME_UNSAFE.sub("_", self.settings.namespace or "default")
+        return f"scrai-{ns}-{self.run_id[:8]}-{agent_id}"
+
+    def start(self, agent_id: str) -> WorkerHandle:
+        name = self.container_name(agent_id)
+        self._remove_by_name(name)  # a dead predecessor of the same name would block the create
+        container = self.client.containers.run(
+            self.settings.image,
+            command=["python", "run_agent_worker.py", "--agent-id", agent_id],
+            name=name,
+            detach=True,
+            environment=worker_env(self.settings, self.run_id, agent_id),
+            labels=worker_labels(
+                self.settings.namespace, self.run_id, agent_id, self.settings.worker_labels
+            ),
+            network=self.network,
+            mem_limit=self.settings.worker_mem_limit,
+            nano_cpus=int(self.settings.worker_cpus * 1e9),
+            restart_policy={"Name": "no"},
+            healthcheck={
+                "test": healthcheck_command(agent_id),
+                # Sparse on purpose: a hundred workers probing often would cost real CPU.
+                "interval": 15_000_000_000,
+                "timeout": 5_000_000_000,
+                "retries": 3,
+                "start_period": 30_000_000_000,
+            },
+            stop_signal="SIGTERM",
+            init=True,  # tini as pid 1: signals reach Python, zombies are reaped
+        )
+        return WorkerHandle(agent_id, container.id, self.run_id, True, time.time())
+
+    def _remove_by_name(self, name: str) -> None:
+        try:
+            self.client.containers.get(name).remove(force=True)
+        except NotFound:
+            pass
+
+    def _handle(self, container: Container) -> WorkerHandle:
+        labels = container.labels
+        state = container.attrs.get("State", {})
+        health = (state.get("Health") or {}).get("Status", "")
+        # An unhealthy container is as good as dead: its agent stopped answering.
+        # "created" is not alive: the spawner lists and starts in turn, so a created-only
+        # container is one whose start failed.
+        alive = container.status in ("running", "restarting") and health != "unhealthy"
+        detail = (
+            ""
+            if alive
+            else (
+                "unhealthy"
+                if health == "unhealthy"
+                else f"{container.status} ({state.get('ExitCode')})"
+            )
+        )
+        return WorkerHandle(
+            agent_id=labels.get(LABEL_AGENT_ID, ""),
+            handle=container.id,
+            run_id=labels.get(LABEL_RUN_ID, ""),
+            alive=alive,
+            started_at=_parse_time(state.get("StartedAt", ""))
+            or _parse_time(container.attrs.get("Created", "")),
+            detail=detail,
+            extra={"name": container.name},
+        )
+
+    def list(self) -> list[WorkerHandle]:
+        containers = self.client.containers.list(
+            all=True,
+            filters={
+                "label": [f"{LABEL_MANAGED}=true", f"{LABEL_NAMESPACE}={self.namespace_label}"]
+            },
+        )
+        return [self._handle(c) for c in containers]
+
+    def is_alive(self, handle: WorkerHandle) -> bool:
+        try:
+            return self._handle(self.client.containers.get(handle.handle)).alive
+        except NotFound:
+            return False
+
+    def stop(self, handle: WorkerHandle) -> None:
+        try:
+            container = self.client.containers.get(handle.handle)
+        except NotFound:
+            return
+        try:
+            if container.status == "running":
+                container.stop(timeout=STOP_GRACE_S)
+            container.remove(force=True)
+        except NotFound:
+            pass
+        except APIError as exc:
+            if exc.status_code != 409:  # removal already in progress
+                raise
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,134 @@
+"""Workers as Docker Swarm services: one single-replica service per agent, for a cluster.
+
+The services carry the same labels as the docker backend's containers and use
+restart condition ``none``: a task that ends is seen by the spawner, which
+replaces the service with backoff and counts the restart, as for every backend.
+The network must be an overlay network (attachable, so Redis and the spawner
+can sit on it as plain containers too).
+"""
+
+from __future__ import annotations
+
+import time
+
+import docker
+from docker.errors import APIError, NotFound
+from docker.models.services import Service
+from docker.types import EndpointSpec, Healthcheck, Resources, RestartPolicy
+from docker.utils import parse_bytes
+
+from scrai.settings import Settings
+from spawner.backends.base import (
+    LABEL_AGENT_ID,
+    LABEL_MANAGED,
+    LABEL_NAMESPACE,
+    LABEL_RUN_ID,
+    WorkerHandle,
+    worker_labels,
+)
+from spawner.backends.docker import _parse_time, discover_network, healthcheck_command, worker_env
+
+# Task states on the way to running (or running): the service is still doing its job.
+LIVE_TASK_STATES = {
+    "new", "allocated", "pending", "assigned", "accepted",
+    "preparing", "ready", "starting", "running",
+}  # fmt: skip
+
+
+class SwarmBackend:
+    """``docker service create`` of the worker per agent, through the Docker SDK."""
+
+    name = "swarm"
+
+    def __init__(
+        self, settings: Settings, run_id: str, client: docker.DockerClient | None = None
+    ) -> None:
+        self.settings = settings
+        self.run_id = run_id
+        self.client = client or docker.from_env(timeout=60)
+        self.network = settings.docker_network or discover_network(self.client)
+        self.namespace_label = settings.namespace or "-"
+
+    def service_name(self, agent_id: str) -> str:
+        ns = (self.settings.namespace or "default").replace(":", "_")
+        return f"scrai-{ns}-{self.run_id[:8]}-{agent_id}"[:63]
+
+    def start(self, agent_id: str) -> WorkerHandle:
+        name = self.service_name(agent_id)
+        try:
+            self.client.services.get(name).remove()  # a dead predecessor of the same name
+        except NotFound:
+            pass
+        labels = worker_labels(
+            self.settings.namespace, self.run_id, agent_id, self.settings.worker_labels
+        )
+        env = worker_env(self.settings, self.run_id, agent_id)
+        service = self.client.services.create(
+            self.settings.image,
+            command=["python", "run_agent_worker.py", "--agent-id", agent_id],
+            name=name,
+            env=[f"{k}={v}" for k, v in env.items()],
+            labels=labels,
+            container_labels=labels,
+            networks=[self.network] if self.network else [],
+            resources=Resources(
+                cpu_limit=int(self.settings.worker_cpus * 1e9),
+                mem_limit=parse_bytes(self.settings.worker_mem_limit),
+            ),
+            restart_policy=RestartPolicy(condition="none"),
+            healthcheck=Healthcheck(
+                test=healthcheck_command(agent_id),
+                interval=15_000_000_000,
+                timeout=5_000_000_000,
+                retries=3,
+                start_period=30_000_000_000,
+            ),
+            endpoint_spec=EndpointSpec(
+                mode="dnsrr"
+            ),  # no virtual IP needed: nothing calls a worker
+            stop_grace_period=5_000_000_000,
+        )
+        return WorkerHandle(agent_id, service.id, self.run_id, True, time.time())
+
+    def _handle(self, service: Service) -> WorkerHandle:
+        labels = service.attrs.get("Spec", {}).get("Labels", {}) or {}
+        tasks = service.tasks()
+        states = [t.get("Status", {}).get("State", "") for t in tasks]
+        # A brand-new service may have no task yet: it is on its way, not dead.
+        alive = not tasks or any(s in LIVE_TASK_STATES for s in states)
+        detail = "" if alive else "task " + ",".join(sorted(set(states)))
+        return WorkerHandle(
+            agent_id=labels.get(LABEL_AGENT_ID, ""),
+            handle=service.id,
+            run_id=labels.get(LABEL_RUN_ID, ""),
+            alive=alive,
+            started_at=_parse_time(service.attrs.get("CreatedAt", "")),
+            detail=detail,
+            extra={"name": service.name},
+        )
+
+    def list(self) -> list[WorkerHandle]:
+        services = self.client.services.list(
+            filters={
+                "label": [f"{LABEL_MANAGED}=true", f"{LABEL_NAMESPACE}={self.namespace_label}"]
+            }
+        )
+        return [self._handle(s) for s in services]
+
+    def is_alive(self, handle: WorkerHandle) -> bool:
+        try:
+            return self._handle(self.client.services.get(handle.handle)).alive
+        except NotFound:
+            return False
+
+    def stop(self, handle: WorkerHandle) -> None:
+        try:
+            self.client.services.get(handle.handle).remove()
+        except NotFound:
+            pass
+        except APIError as exc:
+            if exc.status_code != 404:
+                raise
+
+    def close(self) -> None:
+        self.client.close()
