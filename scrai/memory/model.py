@@ -1,0 +1,65 @@
+"""A memory: one thing an agent did, saw, heard, concluded or summarised."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+MemoryKind = Literal["observation", "action", "conversation", "reflection", "summary"]
+KINDS: frozenset[str] = frozenset(
+    {"observation", "action", "conversation", "reflection", "summary"}
+)
+
+
+def memory_id(*parts: object) -> str:
+    """A deterministic id, so that writing the same memory twice stores it once."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "scrai:memory:" + ":".join(str(p) for p in parts)))
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """One entry of an agent's memory stream.
+
+    ``importance`` is 1 (mundane) .. 10 (poignant). ``keywords`` are normalised
+    tokens (see :func:`scrai.memory.scoring.tokenize`) plus the ids of the places,
+    agents and objects involved; recall matches queries against them.
+    """
+
+    id: str
+    agent_id: str
+    tick: int
+    kind: MemoryKind
+    text: str
+    importance: float
+    keywords: list[str] = field(default_factory=list)
+    event_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown memory kind {self.kind!r}")
+        if not 1 <= self.importance <= 10:
+            raise ValueError(f"importance {self.importance} is outside 1..10")
+        # One representation per value (6 and 6.0 would serialise differently).
+        object.__setattr__(self, "importance", round(float(self.importance), 2))
+        object.__setattr__(self, "tick", int(self.tick))
+
+    def to_json(self) -> str:
+        # Stable key order and separators: the same memory always serialises to the
+        # same bytes, which makes a re-written memory a no-op in the sorted set.
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str) -> Memory:
+        data = json.loads(raw)
+        return cls(
+            id=data["id"],
+            agent_id=data["agent_id"],
+            tick=int(data["tick"]),
+            kind=data["kind"],
+            text=data["text"],
+            importance=float(data["importance"]),
+            keywords=list(data.get("keywords") or []),
+            event_id=data.get("event_id"),
+        )

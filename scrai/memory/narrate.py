@@ -1,0 +1,287 @@
+"""Pure narration: committed events into first-person memories, and facts into summaries.
+
+For each committed event the actor remembers what it did and each observer what
+it saw, or heard when within hearing range of the speaker. Every event an agent
+took part in also leaves a compact *fact*; the consolidator turns a run of facts
+into one summary memory ("Spent the morning of day 1 at the Bakery with Bob;
+talked about the festival 3 times").
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scrai.events import Idle, Interact, Move, Speak, WorldStateCommittedEvent
+from scrai.memory.model import Memory, memory_id
+from scrai.memory.scoring import event_importance, keywords, tokenize
+from scrai.scenario.model import Scenario
+
+# Below this an event is not worth a memory of its own; it still counts in summaries.
+MIN_STORED_IMPORTANCE = 2
+_PAST = {
+    "use": "used",
+    "eat": "ate",
+    "drink": "drank",
+    "read": "read",
+    "sit": "sat",
+    "buy": "bought",
+    "take": "took",
+    "give": "gave",
+    "ring": "rang",
+    "make": "made",
+    "sell": "sold",
+    "feed": "fed",
+}
+
+Fact = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """What one agent keeps from one event: a memory (or None when trivial) and a fact."""
+
+    agent_id: str
+    memory: Memory | None
+    fact: Fact | None
+
+
+class Cast:
+    """Names and ties looked up from the scenario, so texts read like a story, not ids."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.agents = {a.id: a for a in scenario.agents}
+        self.places = {p.id: p for p in scenario.world.places}
+        self.objects = {o.id: o for o in scenario.world.objects}
+        self.ties: dict[tuple[str, str], str] = {}
+        for a in scenario.agents:
+            for r in a.relationships:
+                self.ties[(a.id, r.target)] = r.kind
+        # Names are who was talked with, not what about.
+        self.name_tokens = {t for a in scenario.agents for t in (a.id.lower(), *tokenize(a.name))}
+        self.hearing_range = scenario.simulation.hearing_range
+        self.ticks_per_day = scenario.simulation.ticks_per_day
+
+    def name(self, agent_id: str) -> str:
+        agent = self.agents.get(agent_id)
+        return agent.name if agent else agent_id
+
+    def place(self, place_id: str | None) -> str:
+        place = self.places.get(place_id or "")
+        return place.name if place else (place_id or "somewhere")
+
+    def thing(self, object_id: str) -> str:
+        obj = self.objects.get(object_id)
+        return (obj.name or obj.kind) if obj else object_id
+
+    def tie(self, me: str, other: str | None) -> str | None:
+        """Kind of relationship ``me`` has with ``other`` (either direction), or None."""
+        if other is None:
+            return None
+        return self.ties.get((me, other)) or self.ties.get((other, me))
+
+    def start_place(self, agent_id: str) -> str | None:
+        agent = self.agents.get(agent_id)
+        return agent.place if agent else None
+
+    def within_hearing(self, a: str | None, b: str | None) -> bool:
+        if not a or not b:
+            return False
+        if a == b:
+            return True
+        try:
+            return self.scenario.distance(a, b) <= self.hearing_range
+        except KeyError:
+            return False
+
+
+def past(verb: str) -> str:
+    if verb in _PAST:
+        return _PAST[verb]
+    return verb + "d" if verb.endswith("e") else verb + "ed"
+
+
+def _place_of(state: Mapping[str, Any], key: str) -> str | None:
+    value = state.get(key, {}).get("place")
+    return value if isinstance(value, str) else None
+
+
+def _contested(event: WorldStateCommittedEvent, object_id: str) -> bool:
+    after = event.payload.after.get(f"object:{object_id}", {})
+    users = after.get("users") or []
+    exhausted = after.get("resource") is not None and float(after["resource"]) <= 0
+    return len(set(users) - {event.entity_id}) > 0 or exhausted
+
+
+def notes_for_event(
+    cast: Cast, event: WorldStateCommittedEvent, places: Mapping[str, str | None]
+) -> list[Note]:
+    """The actor's note, then one per observer. ``places``: where each observer is now."""
+    actor, action, tick = event.entity_id, event.payload.action, event.tick
+    eid = str(event.event_id)
+    before = _place_of(event.payload.before, f"agent:{actor}")
+    here = _place_of(event.payload.after, f"agent:{actor}") or before
+    observers = [o for o in event.payload.observers if o != actor]
+    together = sorted(o for o in observers if places.get(o) == here)
+
+    def fact(role: str, place: str | None, imp: int, with_: list[str], **extra: Any) -> Fact:
+        return {
+            "e": eid,
+            "t": tick,
+            "a": action.kind,
+            "r": role,
+            "p": place,
+            "i": imp,
+            "w": with_,
+            **extra,
+        }
+
+    def memory(agent: str, kind: str, text: str, imp: int, words: list[str]) -> Memory | None:
+        if imp < MIN_STORED_IMPORTANCE:
+            return None
+        return Memory(memory_id(eid, agent), agent, tick, kind, text, imp, words, eid)  # type: ignore[arg-type]
+
+    notes: list[Note] = []
+    # -- the actor ------------------------------------------------------------------
+    topics: list[str] = []
+    if isinstance(action, Move):
+        imp = event_importance("move")
+        text = f"I went from {cast.place(before)} to {cast.place(action.to)}."
+        mem = memory(actor, "action", text, imp, keywords(ids=[before, action.to]))
+    elif isinstance(action, Speak):
+        topics = tokenize(action.text)
+        imp = event_importance("speak", relationship=cast.tie(actor, action.to))
+        whom = cast.name(action.to) if action.to else "everyone around"
+        text = f'At {cast.place(here)} I said to {whom}: "{action.text}"'
+        mem = memory(actor, "conversation", text, imp, keywords(action.text, ids=[action.to, here]))
+    elif isinstance(action, Interact):
+        imp = event_importance("interact", contested=_contested(event, action.object_id))
+        text = f"I {past(action.verb)} the {cast.thing(action.object_id)} at {cast.place(here)}."
+        mem = memory(
+            actor, "action", text, imp, keywords(action.verb, ids=[action.object_id, here])
+        )
+    else:
+        assert isinstance(action, Idle)
+        imp = event_importance("idle")
+        mem = None
+    extra: dict[str, Any] = {"k": topics} if topics else {}
+    if isinstance(action, Interact):
+        extra["o"] = action.object_id
+    notes.append(Note(actor, mem, fact("did", here, imp, together, **extra)))
+
+    # -- the observers --------------------------------------------------------------
+    if isinstance(action, Idle):
+        return notes  # someone standing about is in the actor's "with", not a memory
+    who = cast.name(actor)
+    for obs in observers:
+        obs_place = places.get(obs)
+        tie = cast.tie(obs, actor)
+        if isinstance(action, Speak):
+            to_me = action.to == obs
+            heard = to_me or cast.within_hearing(obs_place, here)
+            imp = event_importance(
+                "speak", role="observer", addressed_to_me=to_me, heard=heard, relationship=tie
+            )
+            if not heard:
+                target = f" to {cast.name(action.to)}" if action.to else ""
+                text, kind = f"I saw {who} talking{target} at {cast.place(here)}.", "observation"
+                words = keywords(ids=[actor, action.to, here])
+            else:
+                if to_me:
+                    text = f'{who} said to me: "{action.text}"'
+                elif action.to:
+                    text = f'I heard {who} say to {cast.name(action.to)}: "{action.text}"'
+                else:
+                    text = f'I heard {who} say: "{action.text}"'
+                kind, words = "conversation", keywords(action.text, ids=[actor, action.to, here])
+            f_extra = {"k": topics} if heard else {}
+            notes.append(
+                Note(
+                    obs,
+                    memory(obs, kind, text, imp, words),
+                    fact("heard" if heard else "saw", obs_place, imp, [actor], **f_extra),
+                )
+            )
+        elif isinstance(action, Move):
+            imp = event_importance("move", role="observer", relationship=tie)
+            text = f"I saw {who} go from {cast.place(before)} to {cast.place(action.to)}."
+            words = keywords(ids=[actor, before, action.to])
+            notes.append(
+                Note(
+                    obs,
+                    memory(obs, "observation", text, imp, words),
+                    fact("saw", obs_place, imp, [actor]),
+                )
+            )
+        elif isinstance(action, Interact):
+            contested = _contested(event, action.object_id)
+            imp = event_importance(
+                "interact", role="observer", contested=contested, relationship=tie
+            )
+            thing = cast.thing(action.object_id)
+            text = f"I saw {who} {action.verb} the {thing} at {cast.place(here)}."
+            words = keywords(action.verb, ids=[actor, action.object_id, here])
+            notes.append(
+                Note(
+                    obs,
+                    memory(obs, "observation", text, imp, words),
+                    fact("saw", obs_place, imp, [actor], o=action.object_id),
+                )
+            )
+    return notes
+
+
+# -- summaries ----------------------------------------------------------------------------
+
+_PARTS = ("night", "morning", "afternoon", "evening")
+
+
+def describe_period(first: int, last: int, ticks_per_day: int) -> str:
+    """'the morning of day 2' when the ticks fall in one quarter of one day, else a tick range."""
+    day_a, day_b = first // ticks_per_day, last // ticks_per_day
+    part_a = (first % ticks_per_day) * 4 // ticks_per_day
+    part_b = (last % ticks_per_day) * 4 // ticks_per_day
+    if (day_a, part_a) == (day_b, part_b):
+        return f"the {_PARTS[part_a]} of day {day_a + 1}"
+    return f"ticks {first}-{last}"
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
+def summarize(cast: Cast, agent_id: str, facts: Sequence[Fact], tick: int) -> Memory | None:
+    """One summary memory of a run of facts, or None when there are none."""
+    if not facts:
+        return None
+    facts = sorted(facts, key=lambda f: (f["t"], f["e"]))
+    mine = [f for f in facts if f["r"] == "did"]
+    places = Counter(f["p"] for f in (mine or facts) if f.get("p"))
+    company = Counter(o for f in facts for o in f.get("w", []) if o != agent_id)
+    talk = [f for f in facts if f["a"] == "speak" and f["r"] in ("did", "heard")]
+    topics = Counter(t for f in talk for t in set(f.get("k", [])) if t not in cast.name_tokens)
+    used = Counter(f["o"] for f in mine if f.get("o"))
+
+    period = describe_period(facts[0]["t"], facts[-1]["t"], cast.ticks_per_day)
+    where = " and ".join(cast.place(p) for p, _ in places.most_common(2)) or "somewhere"
+    text = f"Spent {period} at {where}"
+    friends = [o for o, _ in company.most_common(3)]
+    if friends:
+        text += " with " + ", ".join(cast.name(o) for o in friends)
+    if topics:
+        topic, n = topics.most_common(1)[0]
+        text += f"; talked about {topic} {_times(n)}"
+    elif talk:
+        text += f"; had {len(talk)} conversation{'s' if len(talk) > 1 else ''}"
+    if used:
+        obj, n = used.most_common(1)[0]
+        text += f"; used the {cast.thing(obj)} {_times(n)}"
+    text += "."
+    mean = sum(f["i"] for f in facts) / len(facts)
+    importance = min(10, max(3, round(mean) + 2))
+    words = keywords(*(t for t, _ in topics.most_common(3)), ids=[*places, *friends, *used])
+    mid = memory_id("summary", agent_id, facts[0]["e"], facts[-1]["e"], len(facts))
+    return Memory(mid, agent_id, tick, "summary", text, importance, words, None)

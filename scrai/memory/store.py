@@ -1,0 +1,106 @@
+"""Per-agent bounded memory in Redis, and recall over it.
+
+Layout: one sorted set per agent (``keys.memories(agent_id)``) whose members are
+the memories' JSON and whose scores are their retention value (see
+:func:`scrai.memory.scoring.retention_score`): a newer or more important memory
+ranks higher. Trimming to ``max_memories`` is then one ``ZREMRANGEBYRANK`` that
+drops the old and trivial first and keeps the important and recent, and it runs
+inside the caller's MULTI/EXEC with the write. Because a memory always
+serialises to the same bytes, writing it twice stores it once.
+
+Recall reads the whole (bounded) set in one round trip and scores it in Python.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+
+from scrai.agents.decision import RecalledMemory
+from scrai.keys import Keys
+from scrai.memory.model import Memory
+from scrai.memory.scoring import Weights, rank, retention_score
+from scrai.scenario.model import MemorySettings
+
+log = logging.getLogger(__name__)
+
+
+class MemoryStore:
+    """Read and write agents' memories. Cheap to build; holds no state but the client."""
+
+    def __init__(self, redis: aioredis.Redis, keys: Keys, settings: MemorySettings) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings
+        self.weights = Weights(
+            recency=settings.recency_weight,
+            importance=settings.importance_weight,
+            relevance=settings.relevance_weight,
+        )
+
+    # -- writing ---------------------------------------------------------------------
+
+    def queue_add(self, tx: Pipeline, agent_id: str, memories: Iterable[Memory]) -> int:
+        """Queue the write (and the trim) on ``tx``; returns how many memories were queued."""
+        mapping = {
+            m.to_json(): retention_score(m.tick, m.importance, self.settings.recency_decay)
+            for m in memories
+        }
+        if not mapping:
+            return 0
+        key = self.keys.memories(agent_id)
+        tx.zadd(key, mapping)
+        # Keep the top max_memories by retention; ranks count from the lowest score.
+        tx.zremrangebyrank(key, 0, -(self.settings.max_memories + 1))
+        return len(mapping)
+
+    async def add(self, agent_id: str, memories: Iterable[Memory]) -> None:
+        """Write memories now (e.g. reflections from the agent worker), atomically with the trim."""
+        async with self.redis.pipeline(transaction=True) as tx:
+            if self.queue_add(tx, agent_id, memories):
+                await tx.execute()
+
+    # -- reading ---------------------------------------------------------------------
+
+    async def all(self, agent_id: str) -> list[Memory]:
+        """Every memory the agent holds (at most ``max_memories``), in no particular order."""
+        raw = await self.redis.zrange(self.keys.memories(agent_id), 0, -1)
+        out = []
+        for item in raw:
+            try:
+                out.append(Memory.from_json(item))
+            except (ValueError, KeyError, TypeError) as exc:  # never let one bad entry stop recall
+                log.warning("skipping unreadable memory of %s: %s", agent_id, exc)
+        return out
+
+    async def recent(self, agent_id: str, n: int) -> list[Memory]:
+        """The ``n`` newest memories, newest first."""
+        memories = await self.all(agent_id)
+        memories.sort(key=lambda m: (-m.tick, m.kind != "summary", m.id))
+        return memories[:n]
+
+    async def count(self, agent_id: str) -> int:
+        return int(await self.redis.zcard(self.keys.memories(agent_id)))
+
+    async def recall(
+        self, agent_id: str, query: list[str], now_tick: int, k: int = 5
+    ) -> list[RecalledMemory]:
+        """The ``k`` memories that best fit ``query`` at ``now_tick``, by weighted score."""
+        memories = await self.all(agent_id)
+        ranked = rank(
+            memories, query, now_tick, decay=self.settings.recency_decay, weights=self.weights, k=k
+        )
+        return [
+            RecalledMemory(
+                id=s.memory.id,
+                tick=s.memory.tick,
+                kind=s.memory.kind,
+                text=s.memory.text,
+                score=round(s.score, 6),
+                importance=s.memory.importance,
+            )
+            for s in ranked
+        ]
