@@ -123,26 +123,53 @@ async def seed_world(redis: aioredis.Redis, keys: Keys, ticks: int = 3) -> Seede
         keys.agents_state,
         mapping={
             a: json.dumps(
-                {"place": places[a], "action_seq": seqs[a], "commit_seq": seqs[a],
-                 "last_tick": ticks, "last_rejection": None}
+                {
+                    "place": places[a],
+                    "action_seq": seqs[a],
+                    "commit_seq": seqs[a],
+                    "last_tick": ticks,
+                    "last_rejection": None,
+                }
             )
             for a in places
         },
-    )  # fmt: skip
+    )
     await redis.hset(
         keys.objects_state,
         mapping={
-            "bench": json.dumps({"place": "park", "resource": None, "uses": 2,
-                                 "last_user": "carol", "users_tick": 2, "users": ["carol"]}),
-            "coffee": json.dumps({"place": "cafe", "resource": 4.0, "uses": 1,
-                                  "last_user": "bob", "users_tick": 1, "users": []}),
+            "bench": json.dumps(
+                {
+                    "place": "park",
+                    "resource": None,
+                    "uses": 2,
+                    "last_user": "carol",
+                    "users_tick": 2,
+                    "users": ["carol"],
+                }
+            ),
+            "coffee": json.dumps(
+                {
+                    "place": "cafe",
+                    "resource": 4.0,
+                    "uses": 1,
+                    "last_user": "bob",
+                    "users_tick": 1,
+                    "users": [],
+                }
+            ),
         },
-    )  # fmt: skip
+    )
     await redis.hset(
         keys.clock,
-        mapping={"tick": ticks + 1, "state": "running", "speed": "1.0",
-                 "opened_at": time.time(), "deadline_at": time.time() + 2, "last_closed": ticks},
-    )  # fmt: skip
+        mapping={
+            "tick": ticks + 1,
+            "state": "running",
+            "speed": "1.0",
+            "opened_at": time.time(),
+            "deadline_at": time.time() + 2,
+            "last_closed": ticks,
+        },
+    )
     await redis.zadd(keys.agents_alive, {a: time.time() + 60 for a in places})
     await redis.hset(
         keys.agent_mind("alice"),
@@ -151,14 +178,18 @@ async def seed_world(redis: aioredis.Redis, keys: Keys, ticks: int = 3) -> Seede
             "plan": json.dumps([{"place": "cafe", "activity": "bake"}]),
             "plan_step": json.dumps({"place": "cafe", "activity": "bake"}),
             "last_decision": json.dumps(
-                {"tick": ticks, "action": {"kind": "move", "to": "square"},
-                 "reason": "wants company", "brain": "rule",
-                 "trace": {"memories": ["saw Bob at the cafe"], "needs": {"social": 0.7}}}
+                {
+                    "tick": ticks,
+                    "action": {"kind": "move", "to": "square"},
+                    "reason": "wants company",
+                    "brain": "rule",
+                    "trace": {"memories": ["saw Bob at the cafe"], "needs": {"social": 0.7}},
+                }
             ),
             "tokens": "0",
             "last_tick": str(ticks),
         },
-    )  # fmt: skip
+    )
     await redis.xadd(keys.rejected_events, {"type": "world_state_rejected", "payload": "{}"})
     await redis.set(keys.health("world"), json.dumps({"tick": ticks + 1}), ex=30)
     return Seeded(scenario=scenario, ticks=ticks, committed_ids=ids)

@@ -44,8 +44,10 @@ async def test_the_route_table_has_mutating_routes(app: FastAPI) -> None:
     assert ("POST", "/api/scenarios/validate") in found
 
 
-@pytest.mark.parametrize("header", [None, "Bearer wrong-token", "Bearer ", "Basic dGVzdA==",
-                                    "Bearer test-token-and-more"])  # fmt: skip
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer wrong-token", "Bearer ", "Basic dGVzdA==", "Bearer test-token-and-more"],
+)
 async def test_every_mutating_route_refuses_without_the_token(
     app: FastAPI, client: httpx.AsyncClient, header: str | None
 ) -> None:
@@ -83,7 +85,9 @@ def test_require_token_is_the_dependency_of_every_mutating_route(app: FastAPI) -
             assert require_token in calls, route.path  # type: ignore[attr-defined]
 
 
-async def test_cors_is_closed_unless_configured(client: httpx.AsyncClient, settings: Settings) -> None:
+async def test_cors_is_closed_unless_configured(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
     pre = {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
     r = await client.options("/api/simulation/pause", headers=pre)
     assert "access-control-allow-origin" not in r.headers
@@ -92,7 +96,9 @@ async def test_cors_is_closed_unless_configured(client: httpx.AsyncClient, setti
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            ok = await http.options("/api/simulation/pause", headers={**pre, "Origin": "http://lab.example"})
+            ok = await http.options(
+                "/api/simulation/pause", headers={**pre, "Origin": "http://lab.example"}
+            )
             assert ok.headers["access-control-allow-origin"] == "http://lab.example"
             bad = await http.options("/api/simulation/pause", headers=pre)
             assert "access-control-allow-origin" not in bad.headers

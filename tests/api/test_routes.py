@@ -43,7 +43,9 @@ async def test_controls_write_the_clock_control_hash(
 
 
 async def test_control_routes_are_rate_limited(client: httpx.AsyncClient) -> None:
-    codes = [(await client.post("/api/simulation/step", headers=AUTH)).status_code for _ in range(40)]
+    codes = [
+        (await client.post("/api/simulation/step", headers=AUTH)).status_code for _ in range(40)
+    ]
     assert codes[0] == 202
     assert 429 in codes  # the burst is 20; refilling at 5/s cannot keep up with 40 at once
 
@@ -81,8 +83,10 @@ async def test_world(client: httpx.AsyncClient, seeded: Seeded) -> None:
     coffee = next(o for o in world["objects"] if o["id"] == "coffee")
     assert coffee["state"]["resource"] == 4.0 and coffee["max_resource"] == 5
     assert {a["id"]: a["place"] for a in world["agents"]} == {
-        "alice": "cafe", "bob": "cafe", "carol": "park",
-    }  # fmt: skip
+        "alice": "cafe",
+        "bob": "cafe",
+        "carol": "park",
+    }
 
 
 async def test_world_before_seeding(client: httpx.AsyncClient) -> None:
@@ -115,8 +119,9 @@ async def test_events_filters(client: httpx.AsyncClient, seeded: Seeded) -> None
     assert bad.status_code == 422
 
 
-async def test_metrics(client: httpx.AsyncClient, seeded: Seeded, redis: aioredis.Redis,
-                       keys: Keys) -> None:  # fmt: skip
+async def test_metrics(
+    client: httpx.AsyncClient, seeded: Seeded, redis: aioredis.Redis, keys: Keys
+) -> None:
     await redis.xgroup_create(keys.committed_events, "analytics", id="0")
     await redis.xreadgroup("analytics", "a1", {keys.committed_events: ">"}, count=4)
     text = (await client.get("/metrics")).text
@@ -136,7 +141,11 @@ async def test_healthz(client: httpx.AsyncClient, redis: aioredis.Redis, keys: K
     r = await client.get("/healthz")
     assert r.status_code == 200 and r.json()["status"] == "degraded"
     await redis.set(keys.health("world"), '{"tick": 4}')
-    assert (await client.get("/healthz")).json() == {"status": "ok", "redis": True, "world": {"tick": 4}}
+    assert (await client.get("/healthz")).json() == {
+        "status": "ok",
+        "redis": True,
+        "world": {"tick": 4},
+    }
 
 
 async def test_dashboard_is_served(client: httpx.AsyncClient) -> None:
@@ -148,6 +157,15 @@ async def test_dashboard_is_served(client: httpx.AsyncClient) -> None:
 
 async def test_openapi_lists_every_resource(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
-    for path in ("/api/simulation", "/api/agents/{agent_id}", "/api/world", "/api/events",
-                 "/api/scenarios", "/api/scenarios/validate", "/api/live", "/metrics", "/healthz"):  # fmt: skip
+    for path in (
+        "/api/simulation",
+        "/api/agents/{agent_id}",
+        "/api/world",
+        "/api/events",
+        "/api/scenarios",
+        "/api/scenarios/validate",
+        "/api/live",
+        "/metrics",
+        "/healthz",
+    ):
         assert path in paths

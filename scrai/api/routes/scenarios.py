@@ -7,13 +7,21 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from scrai.api.deps import TokenDep
+from scrai.scenario.loader import MAX_BYTES, ScenarioError, list_scenarios, parse_scenario
 
 router = APIRouter(prefix="/api/scenarios", tags=["scenarios"])
 
-MAX_UPLOAD_BYTES = 1_000_000
+# The same cap as for files: a director cannot upload what `scrai validate` would refuse.
+MAX_UPLOAD_BYTES = MAX_BYTES
+
+
+class ProblemOut(BaseModel):
+    path: str
+    line: int | None
+    message: str
 
 
 class Validation(BaseModel):
@@ -21,36 +29,27 @@ class Validation(BaseModel):
     name: str | None = None
     agents: int | None = None
     places: int | None = None
-    problems: list[str]
-
-
-def _problems(exc: Exception) -> list[str]:
-    """The loader's error as one line per problem (it may carry a list of them)."""
-    for attr in ("problems", "errors"):
-        value = getattr(exc, attr, None)
-        if callable(value):
-            try:
-                value = value()
-            except TypeError:
-                value = None
-        if isinstance(value, list | tuple) and value:
-            return [str(p) for p in value]
-    return [line for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+    objects: int | None = None
+    problems: list[str] = Field(description="one line per problem: source:line: field.path: reason")
+    details: list[ProblemOut] = Field(default_factory=list)
 
 
 def validate_text(text: str, source: str) -> Validation:
     """Parse one scenario text; never raises for a bad scenario, it reports it."""
-    from scrai.scenario.loader import parse_scenario
-
     try:
         scenario = parse_scenario(text, source=source)
-    except (ValueError, TypeError, RecursionError) as exc:
-        return Validation(valid=False, problems=_problems(exc))
+    except ScenarioError as exc:
+        return Validation(
+            valid=False,
+            problems=[str(p) for p in exc.problems],
+            details=[ProblemOut(path=p.path, line=p.line, message=p.message) for p in exc.problems],
+        )
     return Validation(
         valid=True,
         name=scenario.name,
         agents=len(scenario.agents),
         places=len(scenario.world.places),
+        objects=len(scenario.world.objects),
         problems=[],
     )
 
@@ -67,13 +66,13 @@ def _summary(path: Path, cache: dict[Path, tuple[float, dict[str, Any]]]) -> dic
 
 
 @router.get("", summary="The scenarios shipped with ScrAI")
-async def list_scenarios(request: Request) -> dict[str, Any]:
+async def shipped_scenarios(request: Request) -> dict[str, Any]:
     folder: Path = request.app.state.scenarios_dir
     cache = request.app.state.scenario_summaries
 
     def summarise() -> list[dict[str, Any]]:
-        paths = sorted(folder.glob("*.yml")) if folder.is_dir() else []
-        return [_summary(p, cache) for p in paths]
+        names = list_scenarios(folder) if folder.is_dir() else []
+        return [_summary(folder / name, cache) for name in names]
 
     # Big casts take a moment to expand: off the event loop.
     summaries = await asyncio.to_thread(summarise)
