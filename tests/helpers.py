@@ -8,6 +8,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from scrai.events import ActionEvent, ActionPayload, Idle
+
 T = TypeVar("T")
 
 Condition = Callable[[], T | Awaitable[T]]
@@ -29,3 +31,13 @@ async def wait_for(cond: Condition[T], timeout_s: float = 10.0, *, interval_s: f
         if time.monotonic() >= deadline:
             raise TimeoutError(f"condition not met in {timeout_s}s (last value: {last!r})")
         await asyncio.sleep(interval_s)
+
+
+def idle_events(n: int, *, start: int = 1) -> list[ActionEvent]:
+    """``n`` distinct idle action events (sequence/tick ``start``..), for filling streams."""
+    return [
+        ActionEvent(
+            entity_id=f"agent-{i % 7}", sequence=i, tick=i, payload=ActionPayload(action=Idle())
+        )
+        for i in range(start, start + n)
+    ]
