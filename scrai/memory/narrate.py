@@ -116,6 +116,15 @@ def _contested(event: WorldStateCommittedEvent, object_id: str) -> bool:
     return len(set(users) - {event.entity_id}) > 0 or exhausted
 
 
+def _object_place(cast: Cast, event: WorldStateCommittedEvent, object_id: str) -> str | None:
+    """Where the object is (an object within reach may be at a neighbouring place)."""
+    place = event.payload.after.get(f"object:{object_id}", {}).get("place")
+    if isinstance(place, str):
+        return place
+    obj = cast.objects.get(object_id)
+    return obj.place if obj else None
+
+
 def notes_for_event(
     cast: Cast, event: WorldStateCommittedEvent, places: Mapping[str, str | None]
 ) -> list[Note]:
@@ -159,9 +168,10 @@ def notes_for_event(
         mem = memory(actor, "conversation", text, imp, keywords(action.text, ids=[action.to, here]))
     elif isinstance(action, Interact):
         imp = event_importance("interact", contested=_contested(event, action.object_id))
-        text = f"I {past(action.verb)} the {cast.thing(action.object_id)} at {cast.place(here)}."
+        where = _object_place(cast, event, action.object_id) or here
+        text = f"I {past(action.verb)} the {cast.thing(action.object_id)} at {cast.place(where)}."
         mem = memory(
-            actor, "action", text, imp, keywords(action.verb, ids=[action.object_id, here])
+            actor, "action", text, imp, keywords(action.verb, ids=[action.object_id, where])
         )
     else:
         assert isinstance(action, Idle)
@@ -222,8 +232,9 @@ def notes_for_event(
                 "interact", role="observer", contested=contested, relationship=tie
             )
             thing = cast.thing(action.object_id)
-            text = f"I saw {who} {action.verb} the {thing} at {cast.place(here)}."
-            words = keywords(action.verb, ids=[actor, action.object_id, here])
+            where = _object_place(cast, event, action.object_id) or here
+            text = f"I saw {who} {action.verb} the {thing} at {cast.place(where)}."
+            words = keywords(action.verb, ids=[actor, action.object_id, where])
             notes.append(
                 Note(
                     obs,
@@ -262,7 +273,10 @@ def summarize(cast: Cast, agent_id: str, facts: Sequence[Fact], tick: int) -> Me
     places = Counter(f["p"] for f in (mine or facts) if f.get("p"))
     company = Counter(o for f in facts for o in f.get("w", []) if o != agent_id)
     talk = [f for f in facts if f["a"] == "speak" and f["r"] in ("did", "heard")]
-    topics = Counter(t for f in talk for t in set(f.get("k", [])) if t not in cast.name_tokens)
+    counts = Counter(t for f in talk for t in set(f.get("k", [])) if t not in cast.name_tokens)
+    # Ties go to the longer word (more likely the subject than filler), then alphabetical:
+    # deterministic whatever the hash seed.
+    topics = sorted(counts.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))
     used = Counter(f["o"] for f in mine if f.get("o"))
 
     period = describe_period(facts[0]["t"], facts[-1]["t"], cast.ticks_per_day)
@@ -272,7 +286,7 @@ def summarize(cast: Cast, agent_id: str, facts: Sequence[Fact], tick: int) -> Me
     if friends:
         text += " with " + ", ".join(cast.name(o) for o in friends)
     if topics:
-        topic, n = topics.most_common(1)[0]
+        topic, n = topics[0]
         text += f"; talked about {topic} {_times(n)}"
     elif talk:
         text += f"; had {len(talk)} conversation{'s' if len(talk) > 1 else ''}"
@@ -282,6 +296,6 @@ def summarize(cast: Cast, agent_id: str, facts: Sequence[Fact], tick: int) -> Me
     text += "."
     mean = sum(f["i"] for f in facts) / len(facts)
     importance = min(10, max(3, round(mean) + 2))
-    words = keywords(*(t for t, _ in topics.most_common(3)), ids=[*places, *friends, *used])
+    words = keywords(*(t for t, _ in topics[:3]), ids=[*places, *friends, *used])
     mid = memory_id("summary", agent_id, facts[0]["e"], facts[-1]["e"], len(facts))
     return Memory(mid, agent_id, tick, "summary", text, importance, words, None)

@@ -1,0 +1,242 @@
+"""The consolidator against the real server: committed events in, memories out."""
+
+from __future__ import annotations
+
+import json
+
+import redis.asyncio as aioredis
+
+from scrai.bus import publish_many
+from scrai.events import Event
+from scrai.keys import Keys
+from scrai.memory.consolidator import GROUP, MemoryConsolidator
+from scrai.memory.model import Memory
+from scrai.memory.store import MemoryStore
+from scrai.scenario.model import Scenario
+from scrai.settings import Settings
+from tests.memory.memory_village import Idle, Interact, Log, Move, Speak, village
+
+INVITE = "Are you coming to the festival tonight?"
+
+
+async def consolidate(
+    redis: aioredis.Redis, keys: Keys, settings: Settings, scenario: Scenario, events: list[Event]
+) -> MemoryConsolidator:
+    await publish_many(redis, keys.committed_events, events)
+    consolidator = MemoryConsolidator(redis, keys, scenario, settings=settings)
+    await consolidator.run(burst=True)
+    return consolidator
+
+
+def by_agent(memories: list[Memory]) -> dict[str, Memory]:
+    return {m.agent_id: m for m in memories}
+
+
+async def test_actor_and_observers_remember_what_they_did_saw_and_heard(redis, keys, settings):
+    scenario = village()
+    log = Log(scenario)
+    # Bob is beside Alice, Carol in earshot on the square, Eve at the mill sees but cannot hear.
+    events = [log.commit("alice", 1, Speak(to="bob", text=INVITE), ["bob", "carol", "eve"])]
+    await consolidate(redis, keys, settings, scenario, events)
+    store = MemoryStore(redis, keys, scenario.memory)
+    got = {a: await store.recent(a, 10) for a in ("alice", "bob", "carol", "eve", "dave")}
+
+    assert [m.text for m in got["alice"]] == [f'At the Bakery I said to Bob: "{INVITE}"']
+    assert [m.text for m in got["bob"]] == [f'Alice said to me: "{INVITE}"']
+    assert [m.text for m in got["carol"]] == [f'I heard Alice say to Bob: "{INVITE}"']
+    assert [m.text for m in got["eve"]] == ["I saw Alice talking to Bob at the Bakery."]
+    assert got["dave"] == []  # not an observer
+    kinds = {a: ms[0].kind for a, ms in got.items() if ms}
+    assert kinds == {"alice": "conversation", "bob": "conversation", "carol": "conversation",
+                     "eve": "observation"}  # fmt: skip
+    # Spoken to by a friend > overheard a rival > said it > saw it from afar.
+    imp = {a: ms[0].importance for a, ms in got.items() if ms}
+    assert imp == {"bob": 9, "carol": 8, "alice": 7, "eve": 3}
+    assert "festival" in got["bob"][0].keywords and "alice" in got["bob"][0].keywords
+    assert all(m.event_id == str(events[0].event_id) for ms in got.values() for m in ms)
+
+
+async def test_hearing_follows_where_observers_are_after_they_move(redis, keys, settings):
+    scenario = village()
+    log = Log(scenario)
+    events = [
+        log.commit("carol", 1, Move(to="mill"), ["alice", "bob", "eve"]),  # out of Alice's earshot
+        log.commit(
+            "alice", 1, Speak(text="Fresh bread for the festival!"), ["bob", "carol", "eve"]
+        ),
+        log.close(1),
+    ]
+    await consolidate(redis, keys, settings, scenario, events)
+    store = MemoryStore(redis, keys, scenario.memory)
+    carol = await store.recent("carol", 10)
+    assert [m.text for m in carol] == [
+        "I saw Alice talking at the Bakery.",
+        "I went from the Square to the Mill.",
+    ]
+    alice = await store.recent("alice", 10)
+    assert (
+        alice[0].text == 'At the Bakery I said to everyone around: "Fresh bread for the festival!"'
+    )
+    assert "I saw Carol go from the Square to the Mill." in [m.text for m in alice]
+    assert await redis.hget(keys.memory_places, "carol") == "mill"
+
+
+async def test_importance_orders_speech_objects_moves_and_skips_idle(redis, keys, settings):
+    scenario = village()
+    log = Log(scenario)
+    events = [
+        log.commit("bob", 1, Interact(object_id="oven"), ["alice"]),
+        log.commit("carol", 1, Interact(object_id="oven"), []),  # second user: contested
+        log.commit("dave", 1, Move(to="mill"), []),
+        log.commit("eve", 1, Idle(reason="resting"), []),
+        log.commit("alice", 2, Speak(to="bob", text="Save me a loaf?"), ["bob"]),
+    ]
+    await consolidate(redis, keys, settings, scenario, events)
+    store = MemoryStore(redis, keys, scenario.memory)
+    own = {}
+    for e in events[:3] + events[4:]:
+        own[e.entity_id] = next(
+            m for m in await store.recent(e.entity_id, 10) if m.event_id == str(e.event_id)
+        )
+    assert own["carol"].text == "I used the oven at the Bakery."
+    order = sorted(own, key=lambda a: -own[a].importance)
+    assert order == ["alice", "carol", "bob", "dave"]  # speech > contested use > use > move
+    assert await store.recent("eve", 10) == []  # idling is not worth a memory of its own
+    assert await redis.llen(keys.memory_pending("eve")) == 1  # but it counts in summaries
+
+
+async def test_event_count_trigger_writes_a_summary(redis, keys, settings):
+    scenario = village(consolidate_every_events=5, consolidate_every_ticks=1000)
+    log = Log(scenario)
+    events = [log.commit("bob", t, Idle(), ["alice"]) for t in range(24, 27)]
+    events += [log.commit("bob", 27, Interact(object_id="oven"), ["alice"])]
+    events += [log.commit("bob", 28, Move(to="square"), ["alice"])]  # 5th fact of Bob's
+    consolidator = await consolidate(redis, keys, settings, scenario, events)
+    store = MemoryStore(redis, keys, scenario.memory)
+    summaries = [m for m in await store.recent("bob", 20) if m.kind == "summary"]
+    assert [m.text for m in summaries] == [
+        "Spent the morning of day 1 at the Bakery and the Square with Alice; used the oven once."
+    ]
+    assert summaries[0].tick == 28
+    assert await redis.llen(keys.memory_pending("bob")) == 0
+    # Alice saw two things only: below the trigger, nothing summarised yet.
+    assert await redis.llen(keys.memory_pending("alice")) == 2
+    assert consolidator.summaries_written == 1
+
+
+async def test_time_trigger_summarises_every_agent_with_news(redis, keys, settings):
+    scenario = village(consolidate_every_events=1000, consolidate_every_ticks=24)
+    log = Log(scenario)
+    first: list[Event] = []
+    for t in (24, 25, 26):
+        first.append(log.commit("alice", t, Speak(to="bob", text=INVITE), ["bob"]))
+        first.append(log.commit("bob", t, Idle(), ["alice"]))
+        first.append(log.close(t))
+    # The earlier part of the morning is consolidated in one run, the close of tick 47 in another,
+    # so the trigger has to read pending facts back from Redis.
+    await consolidate(redis, keys, settings, scenario, first)
+    store = MemoryStore(redis, keys, scenario.memory)
+    assert [m for m in await store.recent("alice", 20) if m.kind == "summary"] == []
+    await consolidate(redis, keys, settings, scenario, [log.close(46), log.close(47)])
+
+    alice = [m for m in await store.recent("alice", 20) if m.kind == "summary"]
+    bob = [m for m in await store.recent("bob", 20) if m.kind == "summary"]
+    assert [m.text for m in alice] == [
+        "Spent the morning of day 1 at the Bakery with Bob; talked about festival 3 times."
+    ]
+    assert [m.text for m in bob] == [
+        "Spent the morning of day 1 at the Bakery with Alice; talked about festival 3 times."
+    ]
+    assert alice[0].tick == 47 and "festival" in alice[0].keywords and "bob" in alice[0].keywords
+    assert alice[0].importance > 3
+    assert await redis.smembers(keys.memory_pending_agents) == set()
+    # The next window starts empty: closing tick 71 with no news writes nothing.
+    await consolidate(redis, keys, settings, scenario, [log.close(71)])
+    assert len([m for m in await store.recent("alice", 20) if m.kind == "summary"]) == 1
+
+
+async def test_memory_stays_bounded_and_keeps_what_matters(redis, keys, settings):
+    scenario = village(max_memories=10, consolidate_every_events=1000)
+    log = Log(scenario)
+    events: list[Event] = [log.commit("bob", 0, Speak(to="alice", text="I love you"), ["alice"])]
+    for t in range(1, 61):
+        where = "square" if t % 2 else "bakery"
+        events.append(log.commit("bob", t, Move(to=where), ["alice"]))
+    await consolidate(redis, keys, settings, scenario, events)
+    store = MemoryStore(redis, keys, scenario.memory)
+    alice = await store.recent("alice", 100)
+    assert await store.count("alice") == 10 and len(alice) == 10
+    # The declaration at tick 0 outlives fifty later, duller sightings; the rest are the newest.
+    assert alice[-1].text == 'Bob said to me: "I love you"'
+    assert [m.tick for m in alice[:9]] == list(range(60, 51, -1))
+
+
+async def test_recall_through_redis_ranks_by_weighted_score(redis, keys, settings):
+    scenario = village()
+    log = Log(scenario)
+    events = [
+        log.commit("bob", 1, Speak(to="alice", text="The festival needs a baker"), ["alice"]),
+        log.commit("bob", 2, Move(to="square"), ["alice"]),
+        log.commit("carol", 3, Interact(object_id="oven"), ["alice"]),
+    ]
+    await consolidate(redis, keys, settings, scenario, events)
+    store = MemoryStore(redis, keys, scenario.memory)
+    recalled = await store.recall("alice", ["festival"], now_tick=4, k=2)
+    assert [r.text for r in recalled] == [
+        'Bob said to me: "The festival needs a baker"',
+        "I saw Carol use the oven at the Bakery.",
+    ]
+    assert recalled[0].score > recalled[1].score
+    assert recalled[0].importance == 9 and recalled[0].tick == 1
+    # Only recency counts when the other weights are zero: newest first.
+    fresh = MemoryStore(
+        redis,
+        keys,
+        scenario.memory.model_copy(update={"importance_weight": 0, "relevance_weight": 0}),
+    )
+    assert [r.tick for r in await fresh.recall("alice", ["festival"], now_tick=4)] == [3, 2, 1]
+
+
+async def test_restart_mid_stream_writes_nothing_twice(redis, keys, settings, namespace):
+    scenario = village(consolidate_every_events=7, consolidate_every_ticks=6)
+    log = Log(scenario)
+    events: list[Event] = []
+    for t in range(12):
+        events.append(log.commit("alice", t, Speak(to="bob", text=f"Tick {t}: festival?"), ["bob"]))
+        events.append(log.commit("bob", t, Move(to="square" if t % 2 else "bakery"), ["alice"]))
+        events.append(log.close(t))
+
+    # The reference: one uninterrupted run in another namespace.
+    ref_keys = Keys(namespace + "-ref")
+    await consolidate(redis, ref_keys, settings, scenario, events)
+
+    await publish_many(redis, keys.committed_events, events)
+    first = MemoryConsolidator(redis, keys, scenario, settings=settings, batch_size=5)
+    await first.consumer.ensure_group()
+    await first.consumer.step(burst=True)
+    await first.consumer.step(burst=True)
+    assert first.consumer.stats.handled == 10
+    # It read five more and died before handling them: they stay pending under its name.
+    await redis.xreadgroup(GROUP, "memory-1", {keys.committed_events: ">"}, count=5)
+    restarted = MemoryConsolidator(redis, keys, scenario, settings=settings, batch_size=5)
+    stats = await restarted.run(burst=True)
+    assert stats.handled == len(events) - 10
+
+    for agent in ("alice", "bob"):
+        mine = await redis.zrange(keys.memories(agent), 0, -1, withscores=True)
+        ref = await redis.zrange(ref_keys.memories(agent), 0, -1, withscores=True)
+        assert mine == ref and len(mine) > 12
+        ids = [json.loads(m)["id"] for m, _ in mine]
+        assert len(ids) == len(set(ids))  # no memory twice
+        assert await redis.lrange(keys.memory_pending(agent), 0, -1) == await redis.lrange(
+            ref_keys.memory_pending(agent), 0, -1
+        )
+    summaries = [t for m, _ in mine if (t := json.loads(m))["kind"] == "summary"]
+    assert summaries
+    assert (await redis.xpending(keys.committed_events, GROUP))["pending"] == 0
+
+    # Replaying the whole stream to a new group member changes nothing (dedupe by event id).
+    await publish_many(redis, keys.committed_events, events[:9])
+    again = await MemoryConsolidator(redis, keys, scenario, settings=settings).run(burst=True)
+    assert again.duplicates == 9 and again.handled == 0
+    assert await redis.zrange(keys.memories("bob"), 0, -1, withscores=True) == mine
