@@ -1,0 +1,413 @@
+"""The world system: the only writer of world state, and the clock of the simulation.
+
+One task does everything in turn, so nothing races: read a batch of actions
+(staging each in ``keys.staged_actions(tick)`` in the same MULTI/EXEC as its ack),
+apply clock controls, close the open tick when every live agent has answered or
+its deadline passed, open the next one when it is due. Closing tick ``t`` is ONE
+MULTI/EXEC: new agent and object state, a committed or rejected event per staged
+action (agents in sorted id order), the TickEvent last, the staged hash deleted,
+the clock advanced. The in-memory state mirrors Redis; whenever a write's fate is
+uncertain it is read back from Redis, which is the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+import uuid
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
+
+from scrai.bus import Consumer, Delivery
+from scrai.bus.consumer import TRANSIENT
+from scrai.events import (
+    SCHEMA_VERSION,
+    ActionEvent,
+    RejectedPayload,
+    TickEvent,
+    TickPayload,
+    WorldStateRejectedEvent,
+)
+from scrai.keys import Keys
+from scrai.scenario.model import Scenario
+from scrai.scenario.store import load_scenario
+from scrai.settings import Settings
+from scrai.world import state as store
+from scrai.world.clock import Clock, ClockControl, may_open, next_open_at, open_next
+from scrai.world.rules import Accepted, Rejected, WorldMap, admit, apply_action, record_rejection
+
+log = logging.getLogger(__name__)
+
+GROUP = "world"
+POLL_S = 0.05  # how often clock controls are read, and the longest blocking read
+ALIVE_CACHE_S = 0.25
+HEALTH_EVERY_S = 1.0
+_COMPACT = (",", ":")
+
+
+class ScenarioMismatch(RuntimeError):
+    """The stored world was seeded from another scenario; ``--reseed`` replaces it."""
+
+
+class WorldSystem:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys,
+        settings: Settings,
+        *,
+        reseed: bool = False,
+        max_ticks: int | None = None,
+        name: str = "world",
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings
+        self.reseed = reseed
+        self.max_ticks_override = max_ticks
+        self.consumer = Consumer(
+            redis, keys.action_events, GROUP, name, self._on_actions,
+            keys=keys,
+            batch_size=settings.consumer_batch_size,
+            block_ms=int(POLL_S * 1000),
+            claim_idle_ms=settings.consumer_claim_idle_ms,
+            max_deliveries=settings.consumer_max_deliveries,
+            dedupe_window_s=settings.consumer_dedupe_window_s,
+            max_backoff_s=settings.reconnect_max_backoff_s,
+        )  # fmt: skip
+        self.control = ClockControl(redis, keys)
+        self.staged: dict[int, dict[str, ActionEvent]] = {}
+        self.last_seq: dict[str, int] = {}  # highest sequence staged per agent
+        self.committed = 0
+        self.rejected = 0
+        self._dirty = True
+        self._step_ids: set[str] = set()
+        self._alive: set[str] = set()
+        self._alive_at = 0.0
+        self._control_at = 0.0
+        self._health_at = 0.0
+
+    # -- start -------------------------------------------------------------------------
+
+    async def prepare(self, stop: asyncio.Event) -> bool:
+        """Load the scenario (waiting for one to be stored), seed or resume. False if stopped."""
+        scenario = await load_scenario(self.redis, self.keys)
+        if scenario is None:
+            log.info("waiting for a scenario at %s", self.keys.scenario)
+        while scenario is None:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=0.2)
+                return False
+            except TimeoutError:
+                scenario = await load_scenario(self.redis, self.keys)
+        self.scenario: Scenario = scenario
+        self.map = WorldMap(scenario)
+        self.tick_interval_s = scenario.simulation.tick_interval_s
+        self.tick_deadline_s = scenario.simulation.tick_deadline_s
+        self.max_ticks = self.max_ticks_override or scenario.simulation.max_ticks
+        meta = await self.redis.hgetall(self.keys.world_meta)
+        if self.reseed or not meta:
+            meta = await store.seed_world(self.redis, self.keys, scenario)
+            log.info("seeded world %r (run %s)", scenario.name, meta["run_id"])
+        elif meta.get("scenario_hash") != store.scenario_hash(scenario):
+            raise ScenarioMismatch(
+                f"the world in Redis was seeded from scenario {meta.get('scenario')!r} "
+                f"({meta.get('scenario_hash')}), not the stored {scenario.name!r}; "
+                "run with --reseed to start it over"
+            )
+        else:
+            log.info("resuming world %r (run %s)", scenario.name, meta.get("run_id"))
+        self.run_id = meta["run_id"]
+        await self.consumer.ensure_group()
+        await self._resync()
+        await self._reconcile_finish()
+        return True
+
+    async def _resync(self) -> None:
+        """Read state, clock and staged actions back from Redis (the truth)."""
+        self.state = await store.load_state(self.redis, self.keys)
+        clock = await store.load_clock(self.redis, self.keys)
+        self.clock = clock or Clock()
+        self.staged, self.last_seq = {}, {}
+        for tick in range(self.clock.last_closed + 1, self.clock.tick + 2):
+            staged = await store.load_staged(self.redis, self.keys, tick)
+            if staged:
+                self.staged[tick] = staged
+                for agent_id, event in staged.items():
+                    self.last_seq[agent_id] = max(self.last_seq.get(agent_id, 0), event.sequence)
+        self._dirty = False
+
+    async def _reconcile_finish(self) -> None:
+        limit, clock = self.max_ticks, self.clock
+        if clock.state == "finished" and (limit is None or clock.last_closed < limit):
+            clock.state = "running"
+        elif limit is not None and clock.last_closed >= limit:
+            clock.state = "finished"
+        else:
+            return
+        await self.redis.hset(self.keys.clock, "state", clock.state)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run the world until ``stop`` is set or the last tick closed."""
+        if not await self.prepare(stop):
+            return
+        backoff = 0.0
+        while not stop.is_set():
+            try:
+                if self._dirty:
+                    await self._resync()
+                if await self.step() == "finished":
+                    log.info("tick %d was the last: finished", self.clock.last_closed)
+                    await self._health(time.time(), force=True)
+                    return
+                backoff = 0.0
+            except TRANSIENT as exc:
+                self._dirty = True
+                backoff = min(self.settings.reconnect_max_backoff_s, max(0.05, backoff * 2))
+                log.warning("redis unavailable (%s); retry in %.2fs", exc, backoff)
+                try:
+                    await asyncio.wait_for(
+                        stop.wait(), timeout=backoff * (0.5 + random.random() / 2)
+                    )
+                except TimeoutError:
+                    pass
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                self._dirty = True
+                await self.consumer.ensure_group()
+
+    async def step(self) -> str:
+        """One turn: controls, close or open a tick if due, else read one batch of actions."""
+        now = time.time()
+        if now - self._control_at >= POLL_S:
+            self._control_at = now
+            stored = await self.control.apply()
+            self.clock.state, self.clock.speed, self.clock.steps = (
+                stored.state, stored.speed, stored.steps,
+            )  # fmt: skip
+        await self._health(now)
+        clock = self.clock
+        if clock.state == "finished":
+            return "finished"
+        if clock.is_open and await self._ready_to_close(now):
+            await self._close_tick(now)
+            return "closed"
+        if may_open(clock, now, self.tick_interval_s):
+            await self._open_tick(now)
+            return "opened"
+        await self._consume(self._wait_s(now))
+        return "consumed"
+
+    def _wait_s(self, now: float) -> float:
+        wait = POLL_S
+        if self.clock.is_open:
+            wait = min(wait, self.clock.deadline_at - now)
+        elif self.clock.state == "running":
+            wait = min(wait, next_open_at(self.clock, self.tick_interval_s) - now)
+        return max(0.001, wait)
+
+    async def _consume(self, wait_s: float) -> None:
+        self.consumer.block_ms = max(1, int(wait_s * 1000))
+        failures = self.consumer.stats.failures
+        self._step_ids.clear()
+        try:
+            await self.consumer.step()
+        except BaseException:
+            self._dirty = True
+            raise
+        if self.consumer.stats.failures != failures:
+            self._dirty = True  # a batch was retried: the in-memory view may be ahead of Redis
+
+    async def _health(self, now: float, *, force: bool = False) -> None:
+        if not force and now - self._health_at < HEALTH_EVERY_S:
+            return
+        self._health_at = now
+        status = {"tick": self.clock.tick, "state": self.clock.state, "at": now}
+        await self.redis.set(
+            self.keys.health("world"), json.dumps(status), ex=self.settings.health_ttl_s
+        )
+
+    async def _ready_to_close(self, now: float) -> bool:
+        if now >= self.clock.deadline_at:
+            return True
+        staged = self.staged.get(self.clock.tick, {})
+        if now - self._alive_at >= ALIVE_CACHE_S or len(staged) >= len(self._alive):
+            await self._refresh_alive(now)
+        return bool(self._alive) and self._alive.issubset(staged)
+
+    async def _refresh_alive(self, now: float) -> None:
+        ids = await self.redis.zrangebyscore(self.keys.agents_alive, now, "+inf")
+        self._alive = {a for a in ids if a in self.map.agent_ids}
+        self._alive_at = now
+
+    # -- staging -----------------------------------------------------------------------
+
+    async def _on_actions(self, batch: list[Delivery], tx: Pipeline) -> None:
+        """Stage each action for its tick, or reject it now (late, early, twice, out of order)."""
+        clock = self.clock
+        staging: dict[int, dict[str, str]] = {}
+        touched: dict[str, str] = {}
+        for delivery in batch:
+            if delivery.stream_id in self._step_ids:
+                self._dirty = True  # the same entry handled twice in one read: a retry
+            self._step_ids.add(delivery.stream_id)
+            event = delivery.event
+            if not isinstance(event, ActionEvent):
+                log.warning("ignoring a %s event on the action stream", event.type)
+                continue
+            agent_id = event.entity_id
+            agent = self.state.agents.get(agent_id)
+            for_tick = self.staged.get(event.tick)
+            last = max(agent.action_seq, self.last_seq.get(agent_id, 0)) if agent else 0
+            verdict = admit(
+                agent,
+                agent_id=agent_id,
+                sequence=event.sequence,
+                last_sequence=last,
+                action_tick=event.tick,
+                last_closed=clock.last_closed,
+                clock_tick=clock.tick,
+                already_staged=for_tick is not None and agent_id in for_tick,
+            )
+            if verdict is None:
+                self.staged.setdefault(event.tick, {})[agent_id] = event
+                self.last_seq[agent_id] = event.sequence
+                staging.setdefault(event.tick, {})[agent_id] = store.encode_staged(event)
+                continue
+            if agent is not None:
+                record_rejection(agent, event.sequence, event.tick, verdict)
+                touched[agent_id] = agent.to_json()
+            tx.xadd(self.keys.rejected_events, self._rejected_fields(event, verdict))  # type: ignore[arg-type]
+            self.rejected += 1
+        for tick, mapping in staging.items():
+            tx.hset(self.keys.staged_actions(tick), mapping=mapping)
+        if touched:
+            tx.hset(self.keys.agents_state, mapping=touched)
+
+    # -- ticks -------------------------------------------------------------------------
+
+    async def _open_tick(self, now: float) -> None:
+        async with self.redis.pipeline(transaction=True) as tx:
+            self._queue_open(tx, now)
+            await self._execute(tx)
+
+    def _queue_open(self, tx: Pipeline, now: float) -> None:
+        open_next(self.clock, now, self.tick_deadline_s)
+        tx.hset(self.keys.clock, mapping=self.clock.to_hash())
+        tx.publish(self.keys.tick_channel, str(self.clock.tick))
+
+    async def _close_tick(self, now: float) -> None:
+        clock, tick = self.clock, self.clock.tick
+        staged = self.staged.pop(tick, {})
+        agents: dict[str, str] = {}
+        objects: set[str] = set()
+        committed = rejected = 0
+        async with self.redis.pipeline(transaction=True) as tx:
+            for agent_id in sorted(staged):
+                event = staged[agent_id]
+                outcome = apply_action(
+                    self.map, self.state, agent_id, event.payload.action, event.sequence, tick
+                )
+                agent = self.state.agents.get(agent_id)
+                if isinstance(outcome, Accepted):
+                    fields = self._committed_fields(event, outcome, agent.commit_seq, tick, now)  # type: ignore[union-attr]
+                    tx.xadd(self.keys.committed_events, fields)  # type: ignore[arg-type]
+                    objects.update(k[7:] for k in outcome.after if k.startswith("object:"))
+                    committed += 1
+                else:
+                    if agent is not None:
+                        record_rejection(agent, event.sequence, tick, outcome)
+                    tx.xadd(self.keys.rejected_events, self._rejected_fields(event, outcome))  # type: ignore[arg-type]
+                    rejected += 1
+                if agent is not None:
+                    agents[agent_id] = agent.to_json()
+            if agents:
+                tx.hset(self.keys.agents_state, mapping=agents)
+            if objects:
+                mapping = {o: self.state.objects[o].to_json() for o in sorted(objects)}
+                tx.hset(self.keys.objects_state, mapping=mapping)
+            clock.last_closed = tick
+            if self.max_ticks is not None and tick >= self.max_ticks:
+                clock.state = "finished"
+            tick_event = TickEvent(
+                event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"tick:{self.run_id}:{tick}"),
+                entity_id="world",
+                sequence=tick,
+                tick=tick,
+                timestamp=now,
+                payload=TickPayload(
+                    state=clock.state,
+                    committed=committed,
+                    rejected=rejected,
+                    agents_alive=len(self._alive),
+                    duration_ms=round((now - clock.opened_at) * 1000, 3),
+                ),
+            )
+            tx.xadd(self.keys.committed_events, tick_event.to_fields())  # type: ignore[arg-type]
+            tx.delete(self.keys.staged_actions(tick))
+            if may_open(clock, now, self.tick_interval_s):
+                self._queue_open(tx, now)  # no round trip of its own when the next tick is due
+            else:
+                tx.hset(self.keys.clock, mapping=clock.to_hash())
+            await self._execute(tx)
+        self.committed += committed
+        self.rejected += rejected
+
+    async def _execute(self, tx: Pipeline) -> None:
+        try:
+            await tx.execute()
+        except BaseException:
+            self._dirty = True  # applied or not, Redis knows: read it back before going on
+            raise
+
+    # -- event fields ------------------------------------------------------------------
+
+    def _committed_fields(
+        self, event: ActionEvent, outcome: Accepted, commit_seq: int, tick: int, now: float
+    ) -> dict[str, str]:
+        # Built by hand rather than through the pydantic model: this is the hot path,
+        # and parse_event reads it back the same (tests check the round trip).
+        payload: dict[str, Any] = {
+            "action_event_id": str(event.event_id),
+            "action": event.payload.action.model_dump(mode="json"),
+            "before": outcome.before,
+            "after": outcome.after,
+            "observers": outcome.observers,
+        }
+        fields = {
+            "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"commit:{event.event_id}")),
+            "type": "world_state_committed",
+            "entity_id": event.entity_id,
+            "sequence": str(commit_seq),
+            "tick": str(tick),
+            "timestamp": repr(now),
+            "schema_version": str(SCHEMA_VERSION),
+            "payload": json.dumps(payload, separators=_COMPACT),
+        }
+        if event.trace_id is not None:
+            fields["trace_id"] = event.trace_id
+        return fields
+
+    def _rejected_fields(self, event: ActionEvent, rejected: Rejected) -> dict[str, str]:
+        return WorldStateRejectedEvent(
+            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"reject:{event.event_id}"),
+            entity_id=event.entity_id,
+            sequence=event.sequence,
+            tick=event.tick,
+            trace_id=event.trace_id,
+            payload=RejectedPayload(
+                action_event_id=event.event_id,
+                action=event.payload.action,
+                reason=rejected.reason,
+                message=rejected.message,
+            ),
+        ).to_fields()
