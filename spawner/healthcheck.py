@@ -1,8 +1,9 @@
 """Container healthcheck: exit 0 when the agent's liveness entry in Redis is fresh.
 
-``python -m spawner.healthcheck AGENT_ID``. Standard library only (a plain RESP
-exchange over a socket): it runs every few seconds in every worker container,
-so it must start in milliseconds.
+``python -m spawner.healthcheck AGENT_ID`` (worker containers), or
+``python -m spawner.healthcheck --component world`` (a service's heartbeat key).
+Standard library only (a plain RESP exchange over a socket): it runs every few
+seconds in every worker container, so it must start in milliseconds.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import socket
 import sys
 import time
+from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
 from scrai.keys import Keys  # stdlib-only module: cheap to import
@@ -24,7 +26,7 @@ def _command(*parts: str) -> bytes:
     return b"".join(out)
 
 
-def _reply(stream: socket.SocketIO) -> bytes | None:
+def _reply(stream: BinaryIO) -> bytes | None:
     line = stream.readline()
     if line[:1] == b"$":
         size = int(line[1:])
@@ -34,41 +36,37 @@ def _reply(stream: socket.SocketIO) -> bytes | None:
     return line[1:].strip()
 
 
-def alive_expiry(
-    redis_url: str, namespace: str, agent_id: str, timeout_s: float = 3.0
-) -> float | None:
-    """The agent's expiry in the alive sorted set (``Keys.agents_alive``), None when absent."""
+def query(redis_url: str, *command: str, timeout_s: float = 3.0) -> bytes | None:
+    """Send one command to the server at ``redis_url`` (db and password honoured); its reply."""
     url = urlparse(redis_url)
-    key = Keys(namespace).agents_alive
-    with socket.create_connection(
-        (url.hostname or "localhost", url.port or 6379), timeout_s
-    ) as sock:
+    host, port = url.hostname or "localhost", url.port or 6379
+    with socket.create_connection((host, port), timeout_s) as sock:
         stream = sock.makefile("rwb")
         if url.password:
-            auth = (
-                [unquote(url.username), unquote(url.password)]
-                if url.username
-                else [unquote(url.password)]
-            )
-            stream.write(_command("AUTH", *auth))
-        db = (url.path or "/0").lstrip("/") or "0"
-        stream.write(_command("SELECT", db))
-        stream.write(_command("ZSCORE", key, agent_id))
+            user = [unquote(url.username)] if url.username else []
+            stream.write(_command("AUTH", *user, unquote(url.password)))
+        stream.write(_command("SELECT", (url.path or "/0").lstrip("/") or "0"))
+        stream.write(_command(*command))
         stream.flush()
         if url.password:
             _reply(stream)
         _reply(stream)
-        score = _reply(stream)
-    return float(score) if score else None
+        return _reply(stream)
 
 
 def main(argv: list[str]) -> int:
-    agent_id = argv[0] if argv else os.environ.get("SCRAI_AGENT_ID", "")
+    """``AGENT_ID``: its alive entry is fresh; ``--component NAME``: its health key exists."""
+    url, namespace = os.environ.get("SCRAI_REDIS_URL", ""), os.environ.get("SCRAI_NAMESPACE", "")
     try:
-        expiry = alive_expiry(
-            os.environ["SCRAI_REDIS_URL"], os.environ.get("SCRAI_NAMESPACE", ""), agent_id
-        )
-    except (OSError, KeyError, RuntimeError, ValueError) as exc:
+        if argv[:1] == ["--component"]:
+            if query(url, "EXISTS", Keys(namespace).health(argv[1])) != b"1":
+                print(f"unhealthy: no heartbeat from {argv[1]}", file=sys.stderr)
+                return 1
+            return 0
+        agent_id = argv[0] if argv else os.environ.get("SCRAI_AGENT_ID", "")
+        score = query(url, "ZSCORE", Keys(namespace).agents_alive, agent_id)
+        expiry = float(score) if score else None
+    except (OSError, IndexError, RuntimeError, ValueError) as exc:
         print(f"unhealthy: {exc}", file=sys.stderr)
         return 1
     if expiry is None or expiry < time.time():
