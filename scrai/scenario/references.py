@@ -156,6 +156,34 @@ def check_references(scenario: Scenario, expanded: Scenario) -> list[Finding]:
             out += _ref(ids, pid, ("place",), ("templates", i, "places", j))
         out += _goals(ids, t.goals, ("templates", i))
     out += _capacity(scenario, expanded)
+    out += _link_lengths(scenario, expanded)
+    return out
+
+
+def _link_lengths(scenario: Scenario, expanded: Scenario) -> list[Finding]:
+    """A link longer than the longest allowed move could never be walked."""
+    limit = scenario.world.max_move_distance
+    if limit is None:
+        return []
+    known = {p.id for p in expanded.world.places}
+    out: list[Finding] = []
+    for i, p in enumerate(scenario.world.places):
+        for j, n in enumerate(p.neighbors):
+            if n in known and n != p.id and (d := expanded.distance(p.id, n)) > limit:
+                out.append(
+                    (
+                        ("world", "places", i, "neighbors", j),
+                        f"{n!r} is {d:.1f} away, beyond max_move_distance {limit:g}",
+                    )
+                )
+    grid = scenario.world.grid
+    if grid and (grid.rows > 1 or grid.cols > 1) and grid.spacing > limit:
+        out.append(
+            (
+                ("world", "grid", "spacing"),
+                f"{grid.spacing:g} is beyond max_move_distance {limit:g}",
+            )
+        )
     return out
 
 
