@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     llm_model: str = "llama3.1"
     llm_api_key_env: str = "OPENAI_API_KEY"
     llm_timeout_s: float = 10.0
+    # Replay a run from the LLM call cache only: never call the model (misses fall back).
+    llm_replay_only: bool = False
 
     # Worker health key lifetime; a container healthcheck reads it.
     health_ttl_s: int = 15
