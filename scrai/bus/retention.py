@@ -51,10 +51,15 @@ async def trim(redis: aioredis.Redis, stream: str, max_len: int, *, chunk: int =
             return removed
         safe = await safe_trim_point(redis, stream)
         # The id of the first entry we would keep if only the length mattered.
-        window = await redis.xrange(stream, "-", "+", count=min(excess, chunk) + 1)
-        if len(window) <= 1:
+        count = min(excess, chunk)
+        window = await redis.xrange(stream, "-", "+", count=count + 1)
+        if not window:
             return removed
-        target = parse_id(window[-1][0])
+        if len(window) > count:
+            target = parse_id(window[count][0])
+        else:  # every entry goes (max_len 0): keep from just after the last one
+            last = parse_id(window[-1][0])
+            target = (last[0], last[1] + 1)
         if safe is not None:
             target = min(target, safe)
         n = await redis.xtrim(stream, minid=format_id(target), approximate=False)
