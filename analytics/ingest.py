@@ -1,0 +1,338 @@
+"""Fold committed events into the analytics tables (pure: no I/O).
+
+Everything here is decided per event, in stream order, never per batch, so the
+tables do not depend on how the stream was cut into batches: a run killed and
+resumed, a rebuild and an uninterrupted run all end with the same tables.
+
+Proximity is counted when a tick closes (its ``TickEvent``), from the places
+the agents were left in by that tick's committed events. Agents are bucketed by
+place, so a tick costs the pairs that are actually close, not all pairs. In a
+place holding more than ``proximity_crowd_cap`` agents the pairs are sampled:
+each agent is counted near ``cap // 2`` neighbours on either side of a ring
+shuffled with a seed drawn from (scenario seed, tick, place). Over many ticks a
+pair in a crowd of ``n`` then gains proximity at about ``cap / (n - 1)`` of the
+exact rate; a crowd at or under the cap is counted exactly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from collections.abc import Iterable, Iterator
+
+from analytics.params import Params
+from analytics.space import Space
+from analytics.state import (
+    TABLES,
+    Edge,
+    Meta,
+    Movement,
+    Node,
+    ObjectStats,
+    PlaceStats,
+    edge_key,
+)
+from scrai.events import AnyEvent, Interact, Speak, TickEvent, WorldStateCommittedEvent
+from scrai.scenario.model import Scenario
+
+RECENT_PER_NODE = 5
+LOG_PER_OBJECT = 50
+RECENT_PER_PLACE = 20
+
+
+class AnalyticsState:
+    """The tables in memory, plus which records changed since the last save."""
+
+    def __init__(self, params: Params, space: Space) -> None:
+        self.params = params
+        self.space = space
+        self.meta = Meta()
+        self.edges: dict[str, Edge] = {}
+        self.nodes: dict[str, Node] = {}
+        self.movement: dict[str, Movement] = {}
+        self.places: dict[str, PlaceStats] = {}
+        self.objects: dict[str, ObjectStats] = {}
+        self.dirty: dict[str, set[str]] = {name: set() for name in TABLES}
+        self.snapshots: list[tuple[int, str]] = []
+        self.occupants: dict[str, set[str]] = {}
+        self._object_places: dict[str, str] = {}
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def seeded(cls, scenario: Scenario | None) -> AnalyticsState:
+        """Fresh tables for ``scenario``: one node per agent at its starting place, as of tick 0."""
+        state = cls(Params.from_scenario(scenario), Space.from_scenario(scenario))
+        if scenario is None:
+            return state
+        state._object_places = {o.id: o.place for o in scenario.world.objects}
+        for agent in scenario.agents:
+            node = state.nodes[agent.id] = Node(agent.id, agent.name, agent.archetype, agent.place)
+            state.dirty["nodes"].add(node.id)
+            state._arrive(agent.id, agent.place, 0)
+        return state
+
+    def attach(self, scenario: Scenario | None) -> None:
+        """Set what is not stored in the tables (object places) after loading them."""
+        if scenario is not None:
+            self._object_places = {o.id: o.place for o in scenario.world.objects}
+        self.occupants = {}
+        for m in self.movement.values():
+            if m.place is not None:
+                self.occupants.setdefault(m.place, set()).add(m.id)
+
+    def table(self, name: str) -> dict:
+        return getattr(self, name)
+
+    # -- the fold ---------------------------------------------------------------------------
+
+    def apply(self, stream_id: str, event: AnyEvent) -> None:
+        """Fold one stream entry into the tables."""
+        self.meta.position = stream_id
+        self.meta.events += 1
+        if isinstance(event, WorldStateCommittedEvent):
+            self._committed(event)
+        elif isinstance(event, TickEvent):
+            self._tick(event)
+
+    def apply_all(self, entries: Iterable[tuple[str, AnyEvent]]) -> None:
+        for stream_id, event in entries:
+            self.apply(stream_id, event)
+
+    def _committed(self, e: WorldStateCommittedEvent) -> None:
+        actor, t, eid = e.entity_id, e.tick, str(e.event_id)
+        action = e.payload.action
+        node = self._node(actor)
+        node.events += 1
+        node.last_tick, node.last_event = t, eid
+        node.recent.append([eid, t, action.kind])
+        if len(node.recent) > RECENT_PER_NODE:
+            del node.recent[0]
+        place = e.payload.after.get(f"agent:{actor}", {}).get("place")
+        if isinstance(place, str) and place != self._movement(actor).place:
+            self._arrive(actor, place, t, eid)
+        if isinstance(action, Speak):
+            self._speak(actor, action.to, t, eid)
+        elif isinstance(action, Interact):
+            obj_after = e.payload.after.get(f"object:{action.object_id}", {})
+            self._interact(actor, action.object_id, obj_after.get("place"), t, eid)
+
+    def _arrive(self, agent: str, place: str, t: int, eid: str | None = None) -> None:
+        m = self._movement(agent)
+        node = self._node(agent)
+        if m.place is not None:
+            m.dwell[m.place] = m.dwell.get(m.place, 0) + (t - m.arrived)
+            distance = self.space.distance(m.place, place)
+            if distance != float("inf"):
+                m.distance += distance
+            m.moves += 1
+            node.moves += 1
+            old = self._place(m.place)
+            old.advance(self.params, t)
+            old.occupancy -= 1
+            self.occupants.get(m.place, set()).discard(agent)
+        m.place, m.arrived = place, t
+        m.visits[place] = m.visits.get(place, 0) + 1
+        node.place = place
+        new = self._place(place)
+        new.advance(self.params, t)
+        new.occupancy += 1
+        new.arrivals += 1
+        if eid is not None:
+            new.log.append([eid, t, agent])
+            if len(new.log) > RECENT_PER_PLACE:
+                del new.log[0]
+        self.occupants.setdefault(place, set()).add(agent)
+
+    def _speak(self, actor: str, to: str | None, t: int, eid: str) -> None:
+        self._node(actor).messages_sent += 1
+        if to is not None:
+            listeners = [to] if to != actor else []
+        else:
+            place = self._movement(actor).place
+            listeners = sorted(
+                a for a in self.within(place, self.params.hearing_range) if a != actor
+            )
+        for other in listeners:
+            edge = self._edge(actor, other, t)
+            edge.messages += 1
+            if edge.last_speaker != actor:
+                edge.turns += 1
+            edge.last_speaker, edge.msg_last = actor, t
+            edge.add(self.params, "conversation", t, eid)
+            edge.add_evidence(self.params, eid, t, "conversation")
+            self._node(other).messages_received += 1
+
+    def _interact(self, actor: str, obj_id: str, place: object, t: int, eid: str) -> None:
+        o = self.objects.get(obj_id)
+        if o is None:
+            o = self.objects[obj_id] = ObjectStats(obj_id, self._object_places.get(obj_id))
+        self.dirty["objects"].add(obj_id)
+        if isinstance(place, str):
+            o.place = place
+        o.uses += 1
+        o.users[actor] = o.users.get(actor, 0) + 1
+        o.last_user = actor
+        o.log.append([eid, t, actor])
+        if len(o.log) > LOG_PER_OBJECT:
+            del o.log[0]
+        if o.last_tick == t:
+            if actor not in o.tick_users:
+                o.contention += 1
+                if len(o.tick_users) == 1:
+                    first = o.tick_users[0]
+                    o.contenders[first] = o.contenders.get(first, 0) + 1
+                o.contenders[actor] = o.contenders.get(actor, 0) + 1
+                o.contention_evidence.append([eid, t, "same_tick"])
+                if len(o.contention_evidence) > LOG_PER_OBJECT:
+                    del o.contention_evidence[0]
+                o.tick_users.append(actor)
+        else:
+            o.tick_users = [actor]
+        o.last_tick = t
+        window = self.params.shared_object_window_ticks
+        for other, last in sorted(o.recent.items()):
+            if other != actor and t - last <= window:
+                edge = self._edge(actor, other, t)
+                edge.shared += 1
+                edge.shared_last = t
+                edge.add(self.params, "shared_object", t, eid)
+                edge.add_evidence(self.params, eid, t, "shared_object")
+        o.recent[actor] = t
+        o.recent = {a: last for a, last in o.recent.items() if t - last <= window}
+        self._node(actor).uses += 1
+
+    def _tick(self, e: TickEvent) -> None:
+        t = e.tick
+        self.meta.tick, self.meta.tick_event = t, str(e.event_id)
+        for a, b in self.close_pairs(t):
+            edge = self._edge(a, b, t)
+            if edge.prox_last == t:
+                continue
+            eid = self._latest_event(a, b, t) or str(e.event_id)
+            if edge.prox_last != t - 1:  # a new spell together: say what started it
+                edge.add_evidence(self.params, eid, t, "proximity")
+            edge.prox_ticks += 1
+            edge.prox_last = t
+            edge.add(self.params, "proximity", t, eid)
+        if t % self.params.snapshot_every_ticks == 0:
+            self.snapshots.append((t, self.snapshot_json(t)))
+
+    def _latest_event(self, a: str, b: str, t: int) -> str | None:
+        na, nb = self.nodes.get(a), self.nodes.get(b)
+        best = max(
+            (n for n in (na, nb) if n and n.last_event), key=lambda n: n.last_tick, default=None
+        )
+        return best.last_event if best else None
+
+    # -- proximity --------------------------------------------------------------------------
+
+    def within(self, place: str | None, radius: float) -> Iterator[str]:
+        """Agents at ``place`` or at a place within ``radius`` of it."""
+        if place is None:
+            return
+        yield from self.occupants.get(place, ())
+        for other in self.space.near(radius).get(place, ()):
+            yield from self.occupants.get(other, ())
+
+    def close_pairs(self, t: int) -> Iterator[tuple[str, str]]:
+        """Pairs within the proximity radius at the close of tick ``t`` (sampled in crowds)."""
+        cap = self.params.proximity_crowd_cap
+        near = self.space.near(self.params.proximity_radius)
+        for place in sorted(p for p, occ in self.occupants.items() if occ):
+            here = sorted(self.occupants[place])
+            if len(here) <= cap:
+                yield from itertools.combinations(here, 2)
+            else:
+                yield from self._ring_pairs(
+                    here, cap // 2, random.Random(f"{self.params.seed}:{t}:{place}")
+                )
+            for other in near.get(place, ()):
+                there = self.occupants.get(other)
+                if other > place and there:
+                    yield from self._cross_pairs(here, sorted(there), cap, t, place, other)
+
+    @staticmethod
+    def _ring_pairs(agents: list[str], k: int, rng: random.Random) -> Iterator[tuple[str, str]]:
+        order = list(agents)
+        rng.shuffle(order)
+        n = len(order)
+        for i, a in enumerate(order):
+            for j in range(1, k + 1):
+                if j > n // 2 or (2 * j == n and i >= n // 2):
+                    break  # each unordered pair once even when the ring wraps
+                yield a, order[(i + j) % n]
+
+    def _cross_pairs(
+        self, here: list[str], there: list[str], cap: int, t: int, place: str, other: str
+    ) -> Iterator[tuple[str, str]]:
+        if len(here) * len(there) <= cap * cap:
+            yield from itertools.product(here, there)
+            return
+        rng = random.Random(f"{self.params.seed}:{t}:{place}:{other}")
+        k = min(len(there), cap // 2)
+        for a in here:
+            for b in rng.sample(there, k):
+                yield a, b
+
+    # -- records ----------------------------------------------------------------------------
+
+    def _node(self, agent: str) -> Node:
+        node = self.nodes.get(agent)
+        if node is None:
+            node = self.nodes[agent] = Node(agent, agent)
+        self.dirty["nodes"].add(agent)
+        return node
+
+    def _movement(self, agent: str) -> Movement:
+        m = self.movement.get(agent)
+        if m is None:
+            m = self.movement[agent] = Movement(agent)
+        self.dirty["movement"].add(agent)
+        return m
+
+    def _place(self, place: str) -> PlaceStats:
+        p = self.places.get(place)
+        if p is None:
+            p = self.places[place] = PlaceStats(place)
+        self.dirty["places"].add(place)
+        return p
+
+    def _edge(self, a: str, b: str, t: int) -> Edge:
+        key = edge_key(a, b)
+        edge = self.edges.get(key)
+        if edge is None:
+            lo, hi = (a, b) if a < b else (b, a)
+            edge = self.edges[key] = Edge(lo, hi, first_tick=t, s_tick=t)
+        self.dirty["edges"].add(key)
+        return edge
+
+    # -- snapshots --------------------------------------------------------------------------
+
+    def snapshot_json(self, t: int) -> str:
+        """The graph at tick ``t``: nodes, each edge's decayed strength per kind, counters."""
+        edges = []
+        for key in sorted(self.edges):
+            e = self.edges[key]
+            s = e.strengths(self.params, t)
+            edges.append(
+                [
+                    e.a,
+                    e.b,
+                    s["proximity"],
+                    s["conversation"],
+                    s["shared_object"],
+                    e.prox_ticks,
+                    e.messages,
+                    e.turns,
+                    e.shared,
+                ]
+            )
+        nodes = {
+            n.id: {"name": n.name, "archetype": n.archetype, "place": n.place}
+            for n in self.nodes.values()
+        }
+        return json.dumps(
+            {"tick": t, "position": self.meta.position, "nodes": nodes, "edges": edges}
+        )

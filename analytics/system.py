@@ -1,0 +1,328 @@
+"""The AnalyticsSystem: the long-running consumer that keeps the social graph tables.
+
+It folds ``world_state_committed_events`` (group ``analytics``) into the tables
+and ``world_state_rejected_events`` into rejection counters. Each batch's table
+changes, the stream position and the ack go in one MULTI/EXEC (the consumer
+adds the ack), so a SIGKILL at any moment loses nothing and counts nothing twice.
+
+The tables always equal the fold of every stream entry up to the stored
+position. Before a batch the system checks that: when the stored position is not
+the one it holds in memory (the last transaction did not commit, or a rebuild
+swapped the tables) it reloads the tables; entries between the position and the
+batch (already acknowledged, e.g. after a rebuild) are read with XRANGE and
+folded first; entries at or before the position are skipped. One analytics
+process per namespace.
+
+Metrics and insights are computed by a background task every
+``metrics_interval_s`` (in a thread for the networkx work), never on a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+
+from analytics import graph as graphs
+from analytics.ingest import AnalyticsState
+from analytics.insights import View, detect
+from analytics.tables import load_state, queue_save, read_rejection_evidence, read_rejections
+from scrai.bus import Consumer, Delivery
+from scrai.bus.retention import parse_id
+from scrai.events import EventError, Interact, WorldStateRejectedEvent, parse_event
+from scrai.keys import Keys
+from scrai.scenario.model import Scenario
+from scrai.scenario.store import load_scenario
+from scrai.settings import Settings
+
+log = logging.getLogger(__name__)
+
+GROUP = "analytics"
+UPDATES_MAX_LEN = 5_000
+REJECTION_EVIDENCE_KEPT = 500
+
+
+def rivals_of(scenario: Scenario | None) -> set[str]:
+    if scenario is None:
+        return set()
+    return {
+        "|".join(sorted((a.id, r.target)))
+        for a in scenario.agents
+        for r in a.relationships
+        if r.kind in ("rival", "enemy")
+    }
+
+
+class AnalyticsSystem:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys,
+        settings: Settings,
+        *,
+        consumer_name: str = "analytics-1",
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings
+        self.consumer_name = consumer_name
+        self.scenario: Scenario | None = None
+        self.state: AnalyticsState | None = None
+        self.previous_communities: list[list[str]] | None = None
+        self._metrics_mark: tuple[int, int] | None = None
+        self.reloads = 0
+        self.committed = self._consumer(keys.committed_events, self.handle)
+        self.rejected = self._consumer(keys.rejected_events, self.handle_rejected)
+
+    def _consumer(self, stream: str, handler: Any) -> Consumer:
+        s = self.settings
+        return Consumer(
+            self.redis,
+            stream,
+            GROUP,
+            self.consumer_name,
+            handler,
+            keys=self.keys,
+            batch_size=s.consumer_batch_size,
+            block_ms=s.consumer_block_ms,
+            claim_idle_ms=s.consumer_claim_idle_ms,
+            max_deliveries=s.consumer_max_deliveries,
+            dedupe_window_s=s.consumer_dedupe_window_s,
+            max_backoff_s=s.reconnect_max_backoff_s,
+        )
+
+    # -- start ------------------------------------------------------------------------------
+
+    async def start(self, stop: asyncio.Event | None = None) -> None:
+        """Wait for the scenario (whoever starts a run stores it), then load or seed the tables."""
+        while self.scenario is None:
+            self.scenario = await load_scenario(self.redis, self.keys)
+            if self.scenario is None:
+                if stop is not None and stop.is_set():
+                    return
+                await asyncio.sleep(0.2)
+        await self.reload()
+        raw = await self.redis.hget(self.keys.analytics("metrics"), "communities")
+        self.previous_communities = json.loads(raw) if raw else None
+
+    async def reload(self) -> None:
+        self.state = await load_state(self.redis, self.keys, self.scenario)
+        self.reloads += 1
+        if self.state.dirty["nodes"]:  # freshly seeded: store the cast before any event arrives
+            async with self.redis.pipeline(transaction=True) as tx:
+                tx.watch(self.keys.analytics("meta"))
+                if await tx.exists(self.keys.analytics("meta")):
+                    await tx.reset()
+                    return
+                tx.multi()
+                queue_save(tx, self.keys, self.state)
+                await tx.execute()
+
+    # -- the committed stream ---------------------------------------------------------------
+
+    async def handle(self, batch: list[Delivery], tx: Pipeline) -> None:
+        """Fold a batch; queue the changed records, the position and an update on ``tx``."""
+        assert self.state is not None, "start() first"
+        first = batch[0].stream_id
+        gap = await self._sync(self.keys.committed_events, first)
+        state = self.state
+        position = parse_id(state.meta.position)
+        for stream_id, fields in gap:
+            with contextlib.suppress(EventError):
+                state.apply(stream_id, parse_event(fields))
+        for d in batch:
+            if parse_id(d.stream_id) > position:
+                state.apply(d.stream_id, d.event)
+        queue_save(tx, self.keys, state)
+        tx.xadd(
+            self.keys.analytics_updates,
+            {"kind": "tables", "tick": state.meta.tick, "events": state.meta.events},
+            maxlen=UPDATES_MAX_LEN,
+            approximate=True,
+        )
+
+    async def _sync(self, stream: str, first: str) -> list[tuple[str, dict[str, str]]]:
+        """Sync the in-memory tables with the stored ones; return the entries not yet folded."""
+        assert self.state is not None
+        for _ in range(2):
+            position = self.state.meta.position
+            async with self.redis.pipeline(transaction=False) as p:
+                p.hget(self.keys.analytics("meta"), "position")
+                p.xrange(stream, f"({position}", f"({first}")
+                stored, gap = await p.execute()
+            if (stored or "0-0") == position:
+                return gap
+            log.info("stored position %s is not %s: reloading the tables", stored, position)
+            await self.reload()
+        return gap
+
+    # -- the rejected stream ----------------------------------------------------------------
+
+    async def handle_rejected(self, batch: list[Delivery], tx: Pipeline) -> None:
+        """Count rejections per object, agent and reason, exactly once by stream position."""
+        meta = self.keys.analytics("meta")
+        first = batch[0].stream_id
+        stored = await self.redis.hget(meta, "rejected_position") or "0-0"
+        gap = await self.redis.xrange(self.keys.rejected_events, f"({stored}", f"({first}")
+        entries: list[tuple[str, Any]] = []
+        for stream_id, fields in gap:
+            with contextlib.suppress(EventError):
+                entries.append((stream_id, parse_event(fields)))
+        entries += [
+            (d.stream_id, d.event) for d in batch if parse_id(d.stream_id) > parse_id(stored)
+        ]
+        queue_rejections(tx, self.keys, entries)
+
+    # -- metrics ----------------------------------------------------------------------------
+
+    async def compute_metrics(self) -> dict[str, Any] | None:
+        """Recompute metrics and insights from the in-memory tables and store them."""
+        state = self.state
+        if state is None:
+            return None
+        params, tick = state.params, state.meta.tick
+        links = [graphs.link(e, params, tick) for e in state.edges.values()]
+        g = graphs.build_graph(
+            state.nodes, graphs.select(links, min_weight=params.min_tie_strength)
+        )
+        result = await asyncio.to_thread(graphs.compute_metrics, g, seed=params.seed)
+        view = View(
+            params=params,
+            tick=tick,
+            nodes=state.nodes,
+            edges=state.edges,
+            objects=state.objects,
+            places=state.places,
+            rejections=await read_rejections(self.redis, self.keys),
+            rejection_evidence=await read_rejection_evidence(self.redis, self.keys),
+            metrics=result,
+            previous_communities=self.previous_communities,
+            rivals=rivals_of(self.scenario),
+        )
+        found = detect(view)
+        await store_metrics(self.redis, self.keys, tick, result, found)
+        self.previous_communities = result["communities"]
+        return {"tick": tick, **result, "insights": found}
+
+    async def metrics_loop(self, stop: asyncio.Event) -> None:
+        interval = self.state.params.metrics_interval_s if self.state else 2.0
+        while not stop.is_set():
+            try:
+                await self.redis.set(
+                    self.keys.health("analytics"), str(time.time()), ex=self.settings.health_ttl_s
+                )
+                mark = (self.state.meta.tick, self.state.meta.events) if self.state else None
+                if mark is not None and mark != self._metrics_mark:
+                    await self.compute_metrics()
+                    self._metrics_mark = mark
+            except Exception:  # the loop must outlive a bad run or Redis blinking
+                log.exception("metrics run failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, *, burst: bool = False) -> None:
+        """Consume both streams until ``stop`` (or, with ``burst``, until both are drained)."""
+        await self.start(stop)
+        if self.state is None:
+            return
+        if burst:
+            await self.committed.run(burst=True)
+            await self.rejected.run(burst=True)
+            await self.compute_metrics()
+            return
+
+        async def relay_stop() -> None:
+            await stop.wait()
+            self.committed.stop()
+            self.rejected.stop()
+
+        tasks = [
+            asyncio.create_task(self.committed.run()),
+            asyncio.create_task(self.rejected.run()),
+            asyncio.create_task(self.metrics_loop(stop)),
+            asyncio.create_task(relay_stop()),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # a consumer that died raises here
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def queue_rejections(tx: Pipeline, keys: Keys, entries: list[tuple[str, Any]]) -> None:
+    """Queue rejection counters and evidence for ``entries``, and advance the rejected position."""
+    counters = keys.analytics("rejections")
+    evidence = keys.analytics("rejections:evidence")
+    last = None
+    for stream_id, event in entries:
+        last = stream_id
+        if not isinstance(event, WorldStateRejectedEvent):
+            continue
+        action, agent = event.payload.action, event.entity_id
+        reason = event.payload.reason.value
+        obj = action.object_id if isinstance(action, Interact) else None
+        tx.hincrby(counters, f"reason:{reason}", 1)
+        tx.hincrby(counters, f"agent:{agent}", 1)
+        if obj is not None:
+            tx.hincrby(counters, obj, 1)
+            tx.hincrby(counters, f"{obj}|{agent}", 1)
+        tx.rpush(evidence, json.dumps([str(event.event_id), event.tick, agent, obj, reason]))
+    if last is not None:
+        tx.ltrim(evidence, -REJECTION_EVIDENCE_KEPT, -1)
+        tx.hset(keys.analytics("meta"), "rejected_position", last)
+
+
+async def store_metrics(
+    redis: aioredis.Redis,
+    keys: Keys,
+    tick: int,
+    result: dict[str, Any],
+    found: list[dict[str, Any]],
+) -> None:
+    """Replace the stored metrics and insights; announce them on the updates stream."""
+    insights_key = keys.analytics("insights")
+    old = await redis.hgetall(insights_key)
+    fresh = []
+    for item in found:
+        previous = json.loads(old[item["id"]]) if item["id"] in old else None
+        item["first_seen"] = previous["first_seen"] if previous else tick
+        if previous is None:
+            fresh.append(item["id"])
+    async with redis.pipeline(transaction=True) as tx:
+        tx.hset(
+            keys.analytics("metrics"),
+            mapping={
+                "tick": tick,
+                "graph": json.dumps(result["graph"]),
+                "nodes": json.dumps(result["nodes"]),
+                "communities": json.dumps(result["communities"]),
+                "computed_at": time.time(),
+            },
+        )
+        tx.delete(insights_key)
+        if found:
+            tx.hset(insights_key, mapping={i["id"]: json.dumps(i) for i in found})
+        tx.xadd(
+            keys.analytics_updates,
+            {
+                "kind": "metrics",
+                "tick": tick,
+                "graph": json.dumps(result["graph"]),
+                "new_insights": json.dumps(fresh[:100]),
+            },
+            maxlen=UPDATES_MAX_LEN,
+            approximate=True,
+        )
+        await tx.execute()
