@@ -79,3 +79,52 @@ def subprocess_env(settings: Settings) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+def _missing(what: str, require_env: str) -> None:
+    """Skip when a real component is absent, unless CI said it must be there."""
+    if os.environ.get(require_env) == "1":
+        pytest.fail(f"{what} ({require_env}=1 requires it)", pytrace=False)
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="session")
+def docker_client():  # -> docker.DockerClient
+    """A client of the real Docker engine.
+
+    Skips where no engine answers; fails instead when ``SCRAI_REQUIRE_DOCKER=1`` (CI).
+    """
+    import gc
+    import warnings
+
+    import docker
+
+    client = None
+    problem = None
+    # docker-py leaks the socket of a failed connect; let it go quietly, here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            client = docker.from_env()
+            client.ping()
+        except Exception as exc:
+            problem = f"no Docker engine reachable: {exc}"
+            if client is not None:
+                client.close()
+        gc.collect()
+    if problem is not None:
+        _missing(problem, "SCRAI_REQUIRE_DOCKER")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Path of Chromium (``SCRAI_TEST_CHROMIUM`` or /usr/bin/chromium).
+
+    Skips where it is not installed; fails instead when ``SCRAI_REQUIRE_BROWSER=1`` (CI).
+    """
+    path = os.environ.get("SCRAI_TEST_CHROMIUM", "/usr/bin/chromium")
+    if not os.access(path, os.X_OK):
+        _missing(f"Chromium not installed at {path}", "SCRAI_REQUIRE_BROWSER")
+    return path
