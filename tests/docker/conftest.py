@@ -1,0 +1,162 @@
+"""Real Docker engine fixtures: the ScrAI image (built once per session) and compose projects.
+
+Everything a test starts carries the label ``scrai.test-session=<id>`` (compose
+services through an override file, worker containers through
+``SCRAI_WORKER_LABELS``) and is removed by that label at the end, whatever the
+tests left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_sync
+
+from scrai.embedded import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SESSION = uuid.uuid4().hex[:8]
+SESSION_LABEL = "scrai.test-session"
+
+
+def compose_command() -> list[str]:
+    """``docker compose`` (v2) if present, else ``docker-compose`` (1.29); or ``$SCRAI_COMPOSE``."""
+    forced = os.environ.get("SCRAI_COMPOSE")
+    if forced:
+        return forced.split()
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
+    if probe.returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    pytest.fail("neither `docker compose` nor `docker-compose` is installed", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def scrai_image(docker_client: Any) -> Iterator[str]:
+    """The ScrAI image built from this checkout's Dockerfile, once per session."""
+    tag = f"scrai:test-{SESSION}"
+    build = subprocess.run(
+        ["docker", "build", "-q", "-t", tag, "--label", f"{SESSION_LABEL}={SESSION}", str(ROOT)],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    yield tag
+    cleanup_session(docker_client)
+    try:
+        docker_client.images.remove(tag, force=True)
+    except Exception:  # best effort: a later session builds it again
+        pass
+
+
+def cleanup_session(client: Any) -> None:
+    """Remove every container, service and network labelled with this session."""
+    label = {"label": f"{SESSION_LABEL}={SESSION}"}
+    try:
+        for service in client.services.list(filters=label):
+            service.remove()
+    except Exception:  # not a swarm manager: no services to remove
+        pass
+    for container in client.containers.list(all=True, filters=label):
+        container.remove(force=True)
+    for network in client.networks.list(filters=label):
+        network.remove()
+
+
+class Compose:
+    """One compose project of this checkout's docker-compose.yml, with a test override."""
+
+    def __init__(self, image: str, scenario: str, workdir: Path) -> None:
+        self.project = f"scraitest{SESSION}{uuid.uuid4().hex[:4]}"
+        self.api_port = free_port()
+        self.redis_port = free_port()
+        self.override = workdir / "override.yml"
+        services = ("redis", "world", "memory", "analytics", "api", "spawner", "agent-worker")
+        spec: dict[str, Any] = {
+            "version": "3.8",
+            "services": {s: {"labels": {SESSION_LABEL: SESSION}} for s in services},
+        }
+        # Published on loopback only, so the test reads Redis directly.
+        spec["services"]["redis"]["ports"] = [f"127.0.0.1:{self.redis_port}:6379"]
+        self.override.write_text(json.dumps(spec))
+        self.env = dict(os.environ)
+        self.env.update(
+            SCRAI_IMAGE=image,
+            SCENARIO=scenario,
+            SCRAI_API_PORT=str(self.api_port),
+            SCRAI_API_TOKEN="test-token",
+            SCRAI_WORKER_LABELS=json.dumps({SESSION_LABEL: SESSION}),
+            SCRAI_NAMESPACE="",
+        )
+
+    def run(self, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+        command = [
+            *compose_command(),
+            "-p", self.project,
+            "-f", str(ROOT / "docker-compose.yml"),
+            "-f", str(self.override),
+            *args,
+        ]  # fmt: skip
+        return subprocess.run(
+            command, env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s
+        )
+
+    def up(self) -> None:
+        result = self.run("up", "-d", "--no-build")
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    def down(self) -> subprocess.CompletedProcess[str]:
+        return self.run("down", "-v", "--timeout", "60")
+
+    def container(self, client: Any, service: str) -> Any:
+        [found] = client.containers.list(
+            all=True,
+            filters={
+                "label": [
+                    f"com.docker.compose.project={self.project}",
+                    f"com.docker.compose.service={service}",
+                ]
+            },
+        )
+        return found
+
+    def logs(self, *services: str) -> str:
+        return self.run("logs", "--no-color", "--tail", "60", *services).stdout[-6000:]
+
+    def redis(self) -> redis_sync.Redis:
+        return redis_sync.Redis(port=self.redis_port, decode_responses=True, socket_timeout=10)
+
+
+def wait_until(cond: Any, timeout_s: float, what: str, interval_s: float = 0.25) -> Any:
+    """Poll ``cond()`` until truthy (returned) or fail naming ``what``: no guessed sleeps."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = cond()
+        except (OSError, redis_sync.RedisError) as exc:  # a service still starting
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(interval_s)
+    raise TimeoutError(f"{what}: not reached in {timeout_s}s (last: {last!r})")
+
+
+def session_workers(client: Any, *, running_only: bool = True, **labels: str) -> list[Any]:
+    """Worker containers of this session (running ones by default), narrowed by more labels."""
+    wanted = [f"{SESSION_LABEL}={SESSION}", "scrai.managed=true"]
+    wanted += [f"{k}={v}" for k, v in labels.items()]
+    filters: dict[str, Any] = {"label": wanted}
+    if running_only:
+        filters["status"] = "running"
+    return client.containers.list(all=True, filters=filters)
