@@ -56,6 +56,11 @@ class DecisionContext:
     goals: list[dict[str, Any]]
     relationships: dict[str, float]  # other agent id -> current affinity (-1 .. 1)
     seed: int
+    # Where it last saw others (agent id -> place), and the places it visited lately (newest last).
+    last_seen: dict[str, str] = field(default_factory=dict)
+    visited: list[str] = field(default_factory=list)
+    # Where it was heading (``{"place", "since", "reason"}``), so a brain can keep to a course.
+    intent: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

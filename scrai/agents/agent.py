@@ -1,0 +1,332 @@
+"""The cognitive agent: perceive, recall, plan, reason, act, reflect.
+
+One ``CognitiveAgent`` per agent of the scenario. The worker hosting it reads
+the world once per tick for all its agents (``WorldView``), hands each agent the
+committed events it witnessed (``absorb``), and drives the steps below in
+batches: ``begin`` (perceive and plan), recall, ``context`` + the brain's
+decision, ``conclude`` (act and reflect). ``tick`` runs them all for one agent.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from scrai.agents import needs as needs_mod
+from scrai.agents import planner, social
+from scrai.agents.decision import Brain, Decision, DecisionContext, Perception, RecalledMemory, Seen
+from scrai.agents.geometry import world_index
+from scrai.agents.mind import Mind
+from scrai.agents.observe import absorb_happening
+from scrai.agents.reflect import reflections
+from scrai.agents.view import Happening, WorldView
+from scrai.events import SCHEMA_VERSION
+from scrai.scenario.model import Agent, Scenario
+
+MAX_SEEN_AGENTS = 12
+RECALL_EVERY_TICKS = 5
+
+
+def action_event_id(run_id: str, agent_id: str, sequence: int) -> str:
+    """The contract's deterministic id, so a re-sent action is recognised as the same one."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"scrai:{run_id}:{agent_id}:{sequence}"))
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one agent's tick produced, for the worker to write in one round trip."""
+
+    fields: dict[str, str]  # the ActionEvent's stream fields
+    mind: dict[str, str]  # HSET fields of keys.agent_mind(id)
+    reflections: list[dict[str, Any]] = field(default_factory=list)
+
+
+class CognitiveAgent:
+    """One agent's cognitive loop around a pluggable :class:`Brain`."""
+
+    def __init__(
+        self, scenario: Scenario, spec: Agent, brain: Brain, mind: Mind | None = None
+    ) -> None:
+        self.scenario = scenario
+        self.spec = spec
+        self.id = spec.id
+        self.brain = brain
+        self.index = world_index(scenario)
+        self.kinds = social.kinds(spec)
+        self.base = social.baselines(spec)
+        self.mind = mind or Mind(
+            needs=needs_mod.initial_needs(spec.traits),
+            goals=planner.initial_goals(spec),
+            affinity=social.initial_affinity(spec),
+            place=spec.place,
+        )
+        self.fresh: list[Happening] = []  # what it witnessed since its last decision
+        self.touched: set[str] = set()  # ties that moved since its last decision
+        self.recalled: list[RecalledMemory] = []
+        self._cue: tuple[str, ...] = ()
+        self._recall_tick = -RECALL_EVERY_TICKS
+        self._perception: Perception | None = None
+
+    # -- perceive --------------------------------------------------------------------
+
+    def absorb(self, happening: Happening) -> None:
+        """Take in one committed event it was part of or witnessed (in stream order)."""
+        if happening.tick <= self.mind.seen_tick:
+            return  # already taken in before a restart
+        absorb_happening(self, happening)
+        self.fresh.append(happening)
+
+    def caught_up(self, tick: int, stream_pos: str) -> None:
+        """Every committed event up to ``tick`` has been absorbed."""
+        if tick > self.mind.seen_tick:
+            self.mind.seen_tick = tick
+            self.mind.stream_pos = stream_pos
+
+    def wants_to_act(self, view: WorldView) -> bool:
+        return view.tick > self.mind.last_tick and self.id in view.agents
+
+    def begin(self, view: WorldView) -> tuple[str, ...]:
+        """Perceive and plan for ``view.tick``; returns the cue to recall memories with."""
+        m, t = self.mind, view.tick
+        state = view.agents[self.id]
+        m.place = state.get("place") or m.place
+        if m.intent and m.intent.get("place") == m.place:
+            m.intent = None  # arrived
+        needs_mod.grow(m.needs, self.spec.traits)
+        rejections = self._rejections(state, view)
+        perception = self._perceive(view, rejections)
+        for other in perception.agents:
+            m.last_seen[other.id] = other.place
+            if other.distance == 0.0:
+                social.together(m.affinity, other.id)
+                self.touched.add(other.id)
+        social.drift(m.affinity, self.base, self.touched)
+        self.touched.clear()
+        self._plan(t, rejections)
+        m.needs["goal"] = needs_mod.goal_pressure(m.goals, t - m.progress_tick)
+        self._perception = perception
+        cue = [m.place or "", *(a.id for a in perception.agents[:4])]
+        cue += [str(g.get("target") or "") for g in m.goals[:2] if g["status"] == "active"]
+        cue += [e.id for e in perception.events if e.detail.get("action") == "speak"][:3]
+        return tuple(c for c in cue if c)
+
+    def _rejections(self, state: dict[str, Any], view: WorldView) -> list[dict[str, Any]]:
+        rej = state.get("last_rejection")
+        if not rej or int(rej.get("tick", -1)) <= self.mind.rejection_tick:
+            return []
+        self.mind.rejection_tick = int(rej["tick"])
+        out = dict(rej)
+        if self.mind.last_action and int(rej["tick"]) == self.mind.last_tick:
+            out["action"] = self.mind.last_action
+        self.mind.remember(
+            view.tick,
+            "rejection",
+            f"I could not do that: {rej.get('message', '')}"[:200],
+            3.0,
+            [str(rej.get("reason", ""))],
+        )
+        self._contest(out, view)
+        return [out]
+
+    def _contest(self, rejection: dict[str, Any], view: WorldView) -> None:
+        """Losing an object to others sours the tie with them (more so with a rival)."""
+        action = rejection.get("action") or {}
+        if action.get("kind") != "interact" or rejection.get("reason") not in ("capacity_full",):
+            return
+        state = view.objects.get(action.get("object_id", ""), {})
+        for other in state.get("users") or []:
+            if other != self.id:
+                social.contest(self.mind.affinity, other, self.kinds.get(other))
+                self.touched.add(other)
+
+    def _perceive(self, view: WorldView, rejections: list[dict[str, Any]]) -> Perception:
+        here, idx, t = self.mind.place or self.spec.place, self.index, view.tick
+        agents: list[Seen] = []
+        objects: list[Seen] = []
+        for place, dist in idx.near(here, idx.perception_range):
+            for other in view.at_place.get(place, ()):
+                if other != self.id and len(agents) < MAX_SEEN_AGENTS:
+                    agents.append(
+                        Seen("agent", other, place, dist, {"name": idx.names.get(other, other)})
+                    )
+            for oid in idx.objects_at.get(place, ()):
+                obj, st = idx.objects[oid], view.objects.get(oid, {})
+                resource = st.get("resource")
+                detail = {
+                    "name": obj.name or obj.kind,
+                    "kind": obj.kind,
+                    "in_reach": dist <= obj.rules.reach,
+                    "satisfies": obj.satisfies,
+                    "users": st.get("users", []) if st.get("users_tick") == t - 1 else [],
+                    "exhausted": resource is not None and resource < obj.rules.cost_per_use,
+                    "allowed": obj.rules.allowed,
+                }
+                objects.append(Seen("object", oid, place, dist, detail))
+        events = [self._seen_event(h, here) for h in self.fresh if h.actor != self.id]
+        return Perception(
+            t, here, agents, objects, events, rejections, list(idx.neighbors.get(here, ()))
+        )
+
+    def _seen_event(self, h: Happening, here: str) -> Seen:
+        place = h.place or here
+        a = h.action
+        detail = {
+            "action": a.get("kind"),
+            "tick": h.tick,
+            "to": a.get("to"),
+            "text": a.get("text"),
+            "object_id": a.get("object_id"),
+        }
+        return Seen("event", h.actor, place, self.index.distance(here, place), detail)
+
+    # -- plan ------------------------------------------------------------------------
+
+    def _plan(self, tick: int, rejections: list[dict[str, Any]]) -> None:
+        m, tpd = self.mind, self.index.ticks_per_day
+        day = tick // tpd
+        if day != m.plan_day:
+            m.plan = planner.day_plan(self.index, self.spec, self.scenario.seed, day)
+            m.plan_day = day
+            m.revise(tick, f"planned day {day}")
+        m.plan_step = planner.current_step(m.plan, tick % tpd)
+        active = planner.active_goals(m.goals, tick)
+        for rej in rejections:
+            action = rej.get("action") or {}
+            target = action.get("to") or action.get("object_id")
+            if action.get("kind") == "move" and m.plan_step and target == m.plan_step["place"]:
+                new = planner.replace_place(m.plan, m.plan_step, self.index, target)
+                m.revise(tick, f"{target} refused ({rej.get('reason')}): plan moved to {new}")
+            for goal in active:
+                if (
+                    rej.get("reason") == "not_allowed"
+                    and goal["kind"] == "use"
+                    and goal.get("target") == target
+                ):
+                    self._ask_instead(goal, target, tick)
+                elif target and (goal.get("target") == target or self._goal_place(goal) == target):
+                    planner.block(m.goals, goal, tick, str(rej.get("reason")))
+                    m.revise(tick, f"goal '{goal['description']}' set aside: {rej.get('reason')}")
+        for goal in planner.active_goals(m.goals, tick):
+            if goal["kind"] == "visit" and goal.get("target") == m.place:
+                self.reach(goal, tick)
+
+    def _ask_instead(self, goal: dict[str, Any], object_id: str, tick: int) -> None:
+        """Refused an object reserved for others: go and ask one of them instead."""
+        allowed = [a for a in self.index.objects[object_id].rules.allowed if a != self.id]
+        if not allowed:
+            planner.block(self.mind.goals, goal, tick, "not_allowed")
+            return
+        helper = max(allowed, key=lambda a: (self.mind.affinity.get(a, 0.0), a))
+        goal.update(kind="meet", target=helper, revised_from=object_id)
+        self.mind.revise(
+            tick, f"not allowed to use {object_id}: will ask {self.index.names.get(helper, helper)}"
+        )
+
+    def _goal_place(self, goal: dict[str, Any]) -> str | None:
+        target = goal.get("target")
+        if goal["kind"] == "use" and target in self.index.objects:
+            return self.index.objects[target].place
+        return target if goal["kind"] == "visit" else None
+
+    def reach(self, goal: dict[str, Any], tick: int) -> None:
+        """Mark ``goal`` reached: it leaves the stack and becomes a memory."""
+        if goal["status"] == "achieved":
+            return
+        planner.achieve(self.mind.goals, goal, tick)
+        self.mind.progress_tick = tick
+        self.mind.revise(tick, f"goal reached: {goal['description']}")
+        self.mind.remember(
+            tick, "goal", f"I did it: {goal['description']}", 8.0, [str(goal.get("target") or "")]
+        )
+
+    # -- recall, reason --------------------------------------------------------------
+
+    def needs_recall(self, tick: int, cue: tuple[str, ...]) -> bool:
+        """Recall again when the situation changed, or every few ticks."""
+        return cue != self._cue or tick - self._recall_tick >= RECALL_EVERY_TICKS
+
+    def set_recalled(self, tick: int, cue: tuple[str, ...], memories: list[RecalledMemory]) -> None:
+        self.recalled, self._cue, self._recall_tick = memories, cue, tick
+
+    def context(self, tick: int) -> DecisionContext:
+        m = self.mind
+        assert self._perception is not None, "begin() first"
+        own = [
+            RecalledMemory(
+                f"self:{e['tick']}:{i}", e["tick"], e["kind"], e["text"], 1.0, e["importance"]
+            )
+            for i, e in enumerate(reversed(m.episodes[-6:]))
+        ]
+        return DecisionContext(
+            agent_id=self.id,
+            tick=tick,
+            perception=self._perception,
+            memories=own + self.recalled,
+            needs=dict(m.needs),
+            plan_step=m.plan_step,
+            goals=[dict(g) for g in m.goals],
+            relationships=dict(m.affinity),
+            seed=self.scenario.seed,
+            last_seen=m.last_seen,
+            visited=m.visited,
+            intent=m.intent,
+        )
+
+    # -- act, reflect ----------------------------------------------------------------
+
+    def conclude(self, view: WorldView, decision: Decision) -> Outcome:
+        """The action event for ``decision`` and the mind to save with it."""
+        m, t = self.mind, view.tick
+        sequence = int(view.agents[self.id].get("action_seq", 0)) + 1
+        action = decision.action.model_dump(mode="json")
+        fields = {
+            "event_id": action_event_id(view.run_id, self.id, sequence),
+            "type": "action",
+            "entity_id": self.id,
+            "sequence": str(sequence),
+            "tick": str(t),
+            "timestamp": repr(view_time()),
+            "schema_version": str(SCHEMA_VERSION),
+            "payload": json.dumps({"action": action}),
+        }
+        m.last_tick, m.last_action, m.tokens = t, action, m.tokens + decision.tokens
+        dest = decision.trace.get("dest")
+        if action["kind"] == "move" and dest and (not m.intent or m.intent.get("place") != dest):
+            m.intent = {"place": dest, "since": t, "reason": decision.reason}
+        trace = dict(decision.trace)
+        trace.setdefault("memories", [r.text for r in self.recalled[:3]])
+        trace.update(needs={k: round(v, 3) for k, v in m.needs.items()}, plan_step=m.plan_step)
+        m.last_decision = {
+            "tick": t,
+            "action": action,
+            "reason": decision.reason,
+            "brain": decision.brain,
+            "trace": trace,
+        }
+        made = (
+            reflections(self, t)
+            if m.importance >= self.scenario.memory.reflection_threshold
+            else []
+        )
+        self.fresh.clear()
+        return Outcome(fields, m.to_hash(), made)
+
+    async def tick(self, view: WorldView, memory: Any = None) -> Outcome | None:
+        """The whole loop for one agent (the worker batches these steps across agents)."""
+        if not self.wants_to_act(view):
+            return None
+        cue = self.begin(view)
+        if memory is not None and self.needs_recall(view.tick, cue):
+            self.set_recalled(
+                view.tick, cue, await memory.recall(self.id, list(cue), view.tick, k=5)
+            )
+        decision = await self.brain.decide(self.context(view.tick))
+        return self.conclude(view, decision)
+
+
+def view_time() -> float:
+    import time
+
+    return time.time()

@@ -1,0 +1,94 @@
+"""Recall for many agents in one round trip, and reflections written as memories.
+
+Uses the memory store's layout and scoring (``scrai.memory``): one pipelined
+``ZRANGE`` for every agent that needs to recall this tick, then the same
+recency/importance/relevance ranking ``MemoryStore.recall`` applies.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+
+from scrai.agents.decision import RecalledMemory
+from scrai.keys import Keys
+from scrai.memory.model import Memory, memory_id
+from scrai.memory.scoring import Weights, keywords, rank
+from scrai.memory.store import MemoryStore
+from scrai.scenario.model import MemorySettings
+
+log = logging.getLogger(__name__)
+
+
+class BatchRecall:
+    """Recall and reflection writes for the agents of one worker."""
+
+    def __init__(self, redis: aioredis.Redis, keys: Keys, settings: MemorySettings) -> None:
+        self.keys = keys
+        self.settings = settings
+        self.store = MemoryStore(redis, keys, settings)
+        self.weights = Weights(
+            settings.recency_weight, settings.importance_weight, settings.relevance_weight
+        )
+        self.redis = redis
+
+    async def recall_many(
+        self, requests: Sequence[tuple[str, Sequence[str]]], now_tick: int, k: int = 5
+    ) -> list[list[RecalledMemory]]:
+        """For each (agent id, query): its ``k`` best memories at ``now_tick``."""
+        if not requests:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent_id, _ in requests:
+                pipe.zrange(self.keys.memories(agent_id), 0, -1)
+            raws = await pipe.execute()
+        out = []
+        for (agent_id, query), raw in zip(requests, raws, strict=True):
+            memories = []
+            for item in raw:
+                try:
+                    memories.append(Memory.from_json(item))
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.warning("skipping unreadable memory of %s: %s", agent_id, exc)
+            ranked = rank(
+                memories,
+                list(query),
+                now_tick,
+                decay=self.settings.recency_decay,
+                weights=self.weights,
+                k=k,
+            )
+            out.append(
+                [
+                    RecalledMemory(
+                        s.memory.id,
+                        s.memory.tick,
+                        s.memory.kind,
+                        s.memory.text,
+                        round(s.score, 6),
+                        s.memory.importance,
+                    )
+                    for s in ranked
+                ]
+            )
+        return out
+
+    def queue_reflections(self, tx: Pipeline, agent_id: str, made: list[dict[str, Any]]) -> None:
+        """Queue the agent's new reflections on ``tx`` (written with its action, atomically)."""
+        memories = [
+            Memory(
+                id=memory_id(agent_id, "reflection", r["tick"], i),
+                agent_id=agent_id,
+                tick=r["tick"],
+                kind="reflection",
+                text=r["text"],
+                importance=r["importance"],
+                keywords=keywords(r["text"], ids=r["keywords"]),
+            )
+            for i, r in enumerate(made)
+        ]
+        self.store.queue_add(tx, agent_id, memories)
