@@ -113,11 +113,11 @@ def resolve_scenario_name(name: str, base_dir: str | Path) -> Path:
 
     if not name or "\x00" in name:
         raise refuse("empty or contains NUL")
-    if "\\" in name or PureWindowsPath(name).drive:
-        raise refuse("backslashes and drive letters are not allowed")
     rel = PurePosixPath(name)
     if rel.is_absolute():
         raise refuse("absolute paths are not allowed")
+    if "\\" in name or PureWindowsPath(name).drive:
+        raise refuse("backslashes and drive letters are not allowed")
     if ".." in rel.parts:
         raise refuse("'..' is not allowed")
     if any(part.startswith(".") for part in rel.parts):
