@@ -271,7 +271,10 @@ def summarize(cast: Cast, agent_id: str, facts: Sequence[Fact], tick: int) -> Me
     facts = sorted(facts, key=lambda f: (f["t"], f["e"]))
     mine = [f for f in facts if f["r"] == "did"]
     places = Counter(f["p"] for f in (mine or facts) if f.get("p"))
-    company = Counter(o for f in facts for o in f.get("w", []) if o != agent_id)
+    # Company: who was at the same place, or talked within earshot; not who was seen afar.
+    company = Counter(
+        o for f in facts if f["r"] in ("did", "heard") for o in f.get("w", []) if o != agent_id
+    )
     talk = [f for f in facts if f["a"] == "speak" and f["r"] in ("did", "heard")]
     counts = Counter(t for f in talk for t in set(f.get("k", [])) if t not in cast.name_tokens)
     # Ties go to the longer word (more likely the subject than filler), then alphabetical:
@@ -281,7 +284,8 @@ def summarize(cast: Cast, agent_id: str, facts: Sequence[Fact], tick: int) -> Me
 
     period = describe_period(facts[0]["t"], facts[-1]["t"], cast.ticks_per_day)
     where = " and ".join(cast.place(p) for p, _ in places.most_common(2)) or "somewhere"
-    text = f"Spent {period} at {where}"
+    quiet = all(f["a"] == "idle" for f in facts) and not company
+    text = f"Spent {period} {'quietly ' if quiet else ''}at {where}"
     friends = [o for o, _ in company.most_common(3)]
     if friends:
         text += " with " + ", ".join(cast.name(o) for o in friends)
