@@ -48,6 +48,25 @@ def schema() -> None:
     typer.echo(schema_json())
 
 
+@app.command()
+def up(
+    scenario: Path = typer.Argument(Path("scenarios/default.yml"), help="scenario file (YAML)"),
+    port: int = typer.Option(None, help="API and dashboard port (default: SCRAI_API_PORT, 8000)"),
+    host: str = typer.Option(None, help="API bind address (default: SCRAI_API_HOST, 127.0.0.1)"),
+    seed: int = typer.Option(None, help="override the scenario's seed"),
+    ticks: int = typer.Option(None, help="run N ticks, then stop everything and exit 0"),
+    redis_url: str = typer.Option(None, help="Redis URL (default: SCRAI_REDIS_URL, else private)"),
+    data_dir: Path = typer.Option(None, help="private Redis data and logs (default: .data)"),
+    reseed: bool = typer.Option(False, help="start the world over if Redis holds an earlier run"),
+) -> None:
+    """Run a scenario: Redis, the world, the agents, memory, analytics and the dashboard."""
+    from scrai.launcher import UpOptions
+    from scrai.launcher import up as run_up
+
+    options = UpOptions(scenario, port, host, seed, ticks, redis_url, data_dir, reseed)
+    raise typer.Exit(run_up(options))
+
+
 def main() -> None:
     app()
 

@@ -41,8 +41,12 @@ class EmbeddedRedis:
         port: int | None = None,
         appendfsync: str = "everysec",
         binary: Path | str | None = None,
+        new_session: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        # A launcher that stops its children itself starts the server in its own session,
+        # so a Ctrl-C at the terminal does not stop Redis before the services are done with it.
+        self.new_session = new_session
         self.port = port or free_port()
         self.appendfsync = appendfsync
         self.binary = Path(binary) if binary else server_binary()
@@ -67,7 +71,11 @@ class EmbeddedRedis:
             "--daemonize", "no",
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=self.new_session,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -118,4 +126,3 @@ class EmbeddedRedis:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-

@@ -1,0 +1,246 @@
+"""``scrai up``: a whole simulation as supervised local processes.
+
+Loads and validates the scenario, starts a private Redis when no URL is given,
+stores the scenario, then starts (as children it restarts when they die) the
+memory consolidator, analytics and the API server when this build has them, the
+agent workers, and — once every agent is alive — the world system. Prints
+progress and the dashboard's address. ``--ticks N`` runs N ticks, stops
+everything and returns 0, leaving the data in Redis. The first Ctrl-C stops
+everything gracefully; a second one kills.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import secrets
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+import yaml
+
+from scrai.embedded import EmbeddedRedis
+from scrai.keys import Keys
+from scrai.scenario.model import Scenario
+from scrai.settings import Settings
+from scrai.supervise import Child, Supervisor
+
+SHARD_ABOVE = 50  # casts larger than this run multiplexed, several agents per worker process
+AGENTS_PER_SHARD = 500
+WORLD = "world"
+WORLD_MISMATCH = 2  # the world's exit code when Redis holds another scenario's world
+
+
+@dataclass
+class UpOptions:
+    scenario: Path
+    port: int | None = None
+    host: str | None = None
+    seed: int | None = None
+    ticks: int | None = None
+    redis_url: str | None = None
+    data_dir: Path | None = None
+    reseed: bool = False
+    progress_every_s: float = 2.0
+    alive_timeout_s: float = 120.0
+
+
+def load(options: UpOptions) -> Scenario:
+    """The expanded scenario, with ``--seed`` applied before templates are expanded."""
+    from scrai.scenario.loader import load_scenario_file, parse_scenario
+
+    scenario = load_scenario_file(options.scenario)
+    if options.seed is None or options.seed == scenario.seed:
+        return scenario
+    data = yaml.safe_load(options.scenario.read_text(encoding="utf-8"))
+    data["seed"] = options.seed
+    return parse_scenario(yaml.safe_dump(data, sort_keys=False), str(options.scenario))
+
+
+def worker_commands(
+    agent_ids: list[str], python: str = sys.executable
+) -> list[tuple[str, list[str]]]:
+    """(name, argv) of the worker processes for this cast: one per agent, or shards.
+
+    The one place that decides how agents map to processes; the spawner replaces it.
+    """
+    base = [python, "-m", "scrai.agents"]
+    if len(agent_ids) <= SHARD_ABOVE:
+        return [(f"worker-{a}", [*base, "--agent-id", a]) for a in sorted(agent_ids)]
+    shards = max(2, math.ceil(len(agent_ids) / AGENTS_PER_SHARD))
+    return [(f"worker-shard-{i}", [*base, "--shard", f"{i}/{shards}"]) for i in range(shards)]
+
+
+def available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class Launcher:
+    def __init__(self, options: UpOptions, say: Any = None) -> None:
+        self.options = options
+        self.say = say or (lambda msg: print(f"[scrai] {msg}", flush=True))
+        self.settings = Settings()
+        self.data_dir = (options.data_dir or self.settings.data_dir).resolve()
+        self.keys = Keys(self.settings.namespace)
+        self.supervisor = Supervisor(self.say)
+        self.server: EmbeddedRedis | None = None
+        self.interrupts = 0
+
+    # -- setup ---------------------------------------------------------------------------
+
+    def _redis_url(self) -> str:
+        url = self.options.redis_url or self.settings.redis_url
+        if url:
+            return url
+        self.server = EmbeddedRedis(self.data_dir / "redis", new_session=True).start()
+        self.say(f"started a private Redis at {self.server.url} (data in {self.server.data_dir})")
+        return self.server.url
+
+    def _env(self, url: str, token: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            SCRAI_REDIS_URL=url,
+            SCRAI_NAMESPACE=self.settings.namespace,
+            SCRAI_API_TOKEN=token,
+            SCRAI_API_HOST=self.options.host or self.settings.api_host,
+            SCRAI_API_PORT=str(self.options.port or self.settings.api_port),
+            SCRAI_DATA_DIR=str(self.data_dir),
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def _child(
+        self, name: str, argv: list[str], env: dict[str, str], final: tuple[int, ...] = ()
+    ) -> None:
+        self.supervisor.start(Child(name, argv, env, self.data_dir / "logs" / f"{name}.log", final))
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.interrupts += 1
+        if self.interrupts == 1:
+            self.say("stopping (Ctrl-C again to force)...")
+        else:
+            self.say("forced stop")
+            self.supervisor.kill()
+            if self.server:
+                self.server.kill()
+            os._exit(128 + signum)
+
+    # -- run -----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        scenario = load(self.options)
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        url = self._redis_url()
+        client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
+        try:
+            return self._run(scenario, url, client)
+        finally:
+            self.supervisor.stop(grace_s=10.0)
+            client.close()
+            if self.server:
+                self.server.stop()
+            self.say(f"stopped; logs in {self.data_dir / 'logs'}")
+
+    def _run(self, scenario: Scenario, url: str, client: redis.Redis) -> int:
+        client.set(self.keys.scenario, scenario.model_dump_json())
+        token = self.settings.api_token or secrets.token_urlsafe(24)
+        env = self._env(url, token)
+        py = sys.executable
+        ids = [a.id for a in scenario.agents]
+        self.say(
+            f"scenario {scenario.name!r}: {len(ids)} agents, {len(scenario.world.places)} places, "
+            f"seed {scenario.seed}"
+        )
+        for name, module in (
+            ("memory", "scrai.memory"),
+            ("analytics", "analytics"),
+            ("api", "scrai.api"),
+        ):
+            if available(f"{module}.__main__"):
+                self._child(name, [py, "-m", module], env)
+        for name, argv in worker_commands(ids, py):
+            self._child(name, argv, env)
+        if not self._wait_alive(client, len(ids)):
+            return 1 if self.interrupts == 0 else 130
+        last_closed = int(client.hget(self.keys.clock, "last_closed") or 0)
+        world = [py, "-m", "scrai.world"]
+        if self.options.ticks:
+            world += ["--max-ticks", str(last_closed + self.options.ticks)]
+        if self.options.reseed:
+            world.append("--reseed")
+        self._child(WORLD, world, env, final=(0, WORLD_MISMATCH))
+        if available("scrai.api.__main__"):
+            host, port = env["SCRAI_API_HOST"], env["SCRAI_API_PORT"]
+            self.say(f"dashboard: http://{host}:{port}/#token={token}")
+            self.say(f"API token: {token}")
+        return self._watch(client, len(ids))
+
+    def _wait_alive(self, client: redis.Redis, count: int) -> bool:
+        deadline = time.monotonic() + self.options.alive_timeout_s
+        while self.interrupts == 0 and time.monotonic() < deadline:
+            self.supervisor.poll()
+            alive = client.zcount(self.keys.agents_alive, time.time(), "+inf")
+            if alive >= count:
+                self.say(f"{alive} agents alive; starting the world")
+                return True
+            time.sleep(0.1)
+        if self.interrupts == 0:
+            self.say(f"agents did not come alive within {self.options.alive_timeout_s:.0f}s")
+        return False
+
+    def _watch(self, client: redis.Redis, count: int) -> int:
+        next_report = 0.0
+        while self.interrupts == 0:
+            for child in self.supervisor.poll():
+                if child.name == WORLD and child.exit_code == WORLD_MISMATCH:
+                    self.say(
+                        "Redis holds another scenario's world: run again with --reseed, "
+                        "or another --data-dir / SCRAI_NAMESPACE"
+                    )
+                    return 2
+                if child.name == WORLD and child.exit_code == 0:
+                    self._report(client, count)
+                    self.say("the world finished its last tick")
+                    if self.options.ticks:
+                        return 0
+            now = time.monotonic()
+            if now >= next_report:
+                next_report = now + self.options.progress_every_s
+                self._report(client, count)
+            time.sleep(0.1)
+        return 130 if self.interrupts else 0
+
+    def _report(self, client: redis.Redis, count: int) -> None:
+        try:
+            clock = client.hgetall(self.keys.clock)
+            alive = client.zcount(self.keys.agents_alive, time.time(), "+inf")
+            events = client.xlen(self.keys.committed_events)
+        except redis.RedisError as exc:
+            self.say(f"(redis unavailable: {exc})")
+            return
+        target = f"/{self.options.ticks}" if self.options.ticks else ""
+        self.say(
+            f"tick {clock.get('last_closed', 0)}{target} ({clock.get('state', 'starting')}) · "
+            f"{alive}/{count} agents alive · {events} events"
+        )
+
+
+def up(options: UpOptions) -> int:
+    """Run ``scrai up``; returns the process exit code."""
+    from scrai.scenario.errors import ScenarioError
+
+    try:
+        return Launcher(options).run()
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
