@@ -61,9 +61,9 @@ class AnalyticsState:
     # -- construction -------------------------------------------------------------------
 
     @classmethod
-    def seeded(cls, scenario: Scenario | None) -> AnalyticsState:
+    def seeded(cls, scenario: Scenario | None, params: Params | None = None) -> AnalyticsState:
         """Fresh tables for ``scenario``: one node per agent at its starting place, as of tick 0."""
-        state = cls(Params.from_scenario(scenario), Space.from_scenario(scenario))
+        state = cls(params or Params.from_scenario(scenario), Space.from_scenario(scenario))
         if scenario is None:
             return state
         state._object_places = {o.id: o.place for o in scenario.world.objects}

@@ -257,6 +257,9 @@ def contested_objects(view: View) -> list[Insight]:
         contention = (o.contention if o else 0) + rejected
         contenders = set(o.contenders if o else ())
         contenders |= {k.split("|", 1)[1] for k in view.rejections if k.startswith(f"{obj}|")}
+        # Whoever got the object in a tick someone was turned away competed for it too.
+        lost = {r[1] for r in view.rejection_evidence if r[3] == obj}
+        contenders |= {use[2] for use in (o.log if o else []) if use[1] in lost}
         if contention >= CONTESTED_MIN_EVENTS and len(contenders) >= 2:
             ev = list(o.contention_evidence if o else [])
             ev += [[r[0], r[1], "rejected"] for r in view.rejection_evidence if r[3] == obj]
@@ -279,7 +282,7 @@ def contested_objects(view: View) -> list[Insight]:
 
 
 def hotspots(view: View) -> list[Insight]:
-    """Places holding at least twice the mean place's agent-ticks over the last full window."""
+    """Places holding over twice the mean place's agent-ticks (and 2+ agents) over the last window."""
     w = view.params.window_ticks
     last = view.tick // w - 1  # the last window whose ticks have all closed
     if last < 0 or not view.places:
@@ -292,7 +295,7 @@ def hotspots(view: View) -> list[Insight]:
     mean = sum(v[0] for v in totals.values()) / len(totals)
     out = []
     for pid, (value, previous, q) in sorted(totals.items()):
-        if len(totals) >= 2 and value >= 2 * w and value >= HOTSPOT_FACTOR * mean:
+        if len(totals) >= 2 and value >= 2 * w and value > HOTSPOT_FACTOR * mean:
             trend = (
                 "rising"
                 if value > previous * 1.5

@@ -8,6 +8,8 @@ those fields (read with ``getattr``), so older scenarios keep working.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from dataclasses import dataclass
 
@@ -55,6 +57,14 @@ class Params:
             "conversation": self.conversation_weight,
             "shared_object": self.shared_object_weight,
         }[kind]
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: str) -> Params:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in json.loads(raw).items() if k in known})
 
     @classmethod
     def from_scenario(cls, scenario: Scenario | None) -> Params:

@@ -108,6 +108,9 @@ class AnalyticsSystem:
                     return
                 await asyncio.sleep(0.2)
         await self.reload()
+        assert self.state is not None
+        # Readers (API, exports) take the parameters from here instead of parsing the scenario.
+        await self.redis.hset(self.keys.analytics("meta"), "params", self.state.params.to_json())
         raw = await self.redis.hget(self.keys.analytics("metrics"), "communities")
         self.previous_communities = json.loads(raw) if raw else None
 
@@ -261,27 +264,39 @@ class AnalyticsSystem:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def queue_rejections(tx: Pipeline, keys: Keys, entries: list[tuple[str, Any]]) -> None:
-    """Queue rejection counters and evidence for ``entries``, and advance the rejected position."""
-    counters = keys.analytics("rejections")
-    evidence = keys.analytics("rejections:evidence")
-    last = None
-    for stream_id, event in entries:
-        last = stream_id
+def count_rejections(
+    entries: list[tuple[str, Any]],
+) -> tuple[dict[str, int], list[list[Any]]]:
+    """Counter increments (``<object>``, ``<object>|<agent>``, ``agent:<id>``, ``reason:<r>``) and
+    evidence rows ``[event_id, tick, agent, object, reason]`` for rejected events (pure)."""
+    counts: dict[str, int] = {}
+    evidence: list[list[Any]] = []
+    for _, event in entries:
         if not isinstance(event, WorldStateRejectedEvent):
             continue
         action, agent = event.payload.action, event.entity_id
         reason = event.payload.reason.value
         obj = action.object_id if isinstance(action, Interact) else None
-        tx.hincrby(counters, f"reason:{reason}", 1)
-        tx.hincrby(counters, f"agent:{agent}", 1)
+        names = [f"reason:{reason}", f"agent:{agent}"]
         if obj is not None:
-            tx.hincrby(counters, obj, 1)
-            tx.hincrby(counters, f"{obj}|{agent}", 1)
-        tx.rpush(evidence, json.dumps([str(event.event_id), event.tick, agent, obj, reason]))
-    if last is not None:
-        tx.ltrim(evidence, -REJECTION_EVIDENCE_KEPT, -1)
-        tx.hset(keys.analytics("meta"), "rejected_position", last)
+            names += [obj, f"{obj}|{agent}"]
+        for name in names:
+            counts[name] = counts.get(name, 0) + 1
+        evidence.append([str(event.event_id), event.tick, agent, obj, reason])
+    return counts, evidence
+
+
+def queue_rejections(tx: Pipeline, keys: Keys, entries: list[tuple[str, Any]]) -> None:
+    """Queue rejection counters and evidence for ``entries``, and advance the rejected position."""
+    if not entries:
+        return
+    counts, evidence = count_rejections(entries)
+    for name, n in counts.items():
+        tx.hincrby(keys.analytics("rejections"), name, n)
+    if evidence:
+        tx.rpush(keys.analytics("rejections:evidence"), *(json.dumps(e) for e in evidence))
+        tx.ltrim(keys.analytics("rejections:evidence"), -REJECTION_EVIDENCE_KEPT, -1)
+    tx.hset(keys.analytics("meta"), "rejected_position", entries[-1][0])
 
 
 async def store_metrics(

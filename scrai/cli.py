@@ -67,6 +67,19 @@ def up(
     raise typer.Exit(run_up(options))
 
 
+def _add_analytics_commands() -> None:
+    """``scrai analytics rebuild`` and ``scrai export graph``, from the analytics package."""
+    try:
+        from analytics.cli import analytics_app, export_app
+    except ImportError:  # installed without the analytics package
+        return
+    app.add_typer(analytics_app, name="analytics")
+    app.add_typer(export_app, name="export")
+
+
+_add_analytics_commands()
+
+
 def main() -> None:
     app()
 

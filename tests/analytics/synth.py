@@ -36,6 +36,7 @@ def town(
     cols: int = 3,
     seed: int = 7,
     radius: float = 10.5,
+    hearing: float = 10.0,
     **analytics: object,
 ) -> Scenario:
     """A grid town of ``rows x cols`` squares 10 apart, a few objects, a cast with two rivals."""
@@ -78,7 +79,7 @@ def town(
             "seed": seed,
             "world": {"places": places, "objects": objects},
             "agents": cast,
-            "simulation": {"hearing_range": 10.0, "perception_range": 15.0},
+            "simulation": {"hearing_range": hearing, "perception_range": 15.0},
             "analytics": {
                 "proximity_radius": radius,
                 "tie_half_life_ticks": 30.0,

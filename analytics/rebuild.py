@@ -1,0 +1,152 @@
+"""Replay the streams from the start into fresh tables; compare them with the live ones, or swap them in.
+
+The fresh tables are built under a temporary namespace (``<ns>:rebuild``), so
+the live ones stay untouched until the swap, which renames every table in one
+MULTI/EXEC. A live AnalyticsSystem notices the new position at its next batch,
+reloads, and folds whatever the stream holds past the rebuilt position.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from analytics.ingest import AnalyticsState
+from analytics.system import queue_rejections
+from analytics.tables import SNAPSHOT_PREFIX, queue_save, table_keys
+from scrai.events import EventError, parse_event
+from scrai.keys import Keys
+from scrai.scenario.store import load_scenario
+
+CHUNK = 2_000
+COMPARED = ("nodes", "edges", "movement", "places", "objects", "rejections")
+
+
+@dataclass
+class RebuildReport:
+    events: int = 0
+    rejected: int = 0
+    position: str = "0-0"
+    tick: int = 0
+    differences: dict[str, list[str]] = field(default_factory=dict)
+    swapped: bool = False
+
+    @property
+    def equal(self) -> bool:
+        return not self.differences
+
+
+def temp_keys(keys: Keys) -> Keys:
+    return Keys(f"{keys.namespace}:rebuild" if keys.namespace else "rebuild")
+
+
+async def _entries(redis: aioredis.Redis, stream: str):  # type: ignore[no-untyped-def]
+    start = "-"
+    while True:
+        chunk = await redis.xrange(stream, start, "+", count=CHUNK)
+        if not chunk:
+            return
+        parsed = []
+        for stream_id, fields in chunk:
+            try:
+                parsed.append((stream_id, parse_event(fields)))
+            except EventError:
+                parsed.append((stream_id, None))  # unreadable: skipped, as the consumer does
+        yield parsed
+        start = f"({chunk[-1][0]}"
+
+
+async def _delete_namespace_tables(redis: aioredis.Redis, keys: Keys) -> None:
+    doomed = table_keys(keys)
+    doomed += [k async for k in redis.scan_iter(match=keys.analytics(f"{SNAPSHOT_PREFIX}*"))]
+    if doomed:
+        await redis.delete(*doomed)
+
+
+async def build(redis: aioredis.Redis, keys: Keys, into: Keys) -> RebuildReport:
+    """Fold both streams from their first entry into fresh tables under ``into``."""
+    await _delete_namespace_tables(redis, into)
+    scenario = await load_scenario(redis, keys)
+    state = AnalyticsState.seeded(scenario)
+    report = RebuildReport()
+    async for chunk in _entries(redis, keys.committed_events):
+        for stream_id, event in chunk:
+            if event is None:
+                state.meta.position = stream_id  # the consumer dead-letters it: not folded
+                continue
+            state.apply(stream_id, event)
+            report.events += 1
+        async with redis.pipeline(transaction=False) as p:
+            queue_save(p, into, state)
+            await p.execute()
+    async with redis.pipeline(transaction=False) as p:
+        queue_save(p, into, state)  # the seeded cast, when the stream is empty
+        p.hset(into.analytics("meta"), "params", state.params.to_json())
+        await p.execute()
+    async for chunk in _entries(redis, keys.rejected_events):
+        entries = [(sid, ev) for sid, ev in chunk]
+        async with redis.pipeline(transaction=False) as p:
+            queue_rejections(p, into, [(sid, ev) for sid, ev in entries if ev is not None])
+            await p.execute()
+        report.rejected += len(entries)
+    report.position, report.tick = state.meta.position, state.meta.tick
+    return report
+
+
+async def compare(redis: aioredis.Redis, a: Keys, b: Keys) -> dict[str, list[str]]:
+    """Records that differ between two sets of tables (by table: the differing record ids)."""
+    out: dict[str, list[str]] = {}
+    for name in COMPARED:
+        left = await redis.hgetall(a.analytics(name))
+        right = await redis.hgetall(b.analytics(name))
+        diff = sorted(
+            k for k in left.keys() | right.keys() if _parse(left.get(k)) != _parse(right.get(k))
+        )
+        if diff:
+            out[name] = diff
+    for field_name in ("position", "tick", "events"):
+        x = await redis.hget(a.analytics("meta"), field_name)
+        y = await redis.hget(b.analytics("meta"), field_name)
+        if x != y:
+            out.setdefault("meta", []).append(f"{field_name}: {x} != {y}")
+    return out
+
+
+def _parse(raw: str | None) -> Any:
+    return json.loads(raw) if raw is not None else None
+
+
+async def swap(redis: aioredis.Redis, keys: Keys, fresh: Keys) -> None:
+    """Put the fresh tables in place of the live ones, all in one MULTI/EXEC."""
+    live_snaps = [k async for k in redis.scan_iter(match=keys.analytics(f"{SNAPSHOT_PREFIX}*"))]
+    fresh_snaps = [k async for k in redis.scan_iter(match=fresh.analytics(f"{SNAPSHOT_PREFIX}*"))]
+    pairs = list(zip(table_keys(fresh), table_keys(keys), strict=True))
+    exists = [await redis.exists(src) for src, _ in pairs]
+    prefix_len = len(fresh.analytics(""))
+    async with redis.pipeline(transaction=True) as tx:
+        if live_snaps:
+            tx.delete(*live_snaps)
+        for (src, dst), present in zip(pairs, exists, strict=True):
+            if present:
+                tx.rename(src, dst)
+            else:
+                tx.delete(dst)
+        for src in fresh_snaps:
+            tx.rename(src, keys.analytics(src[prefix_len:]))
+        await tx.execute()
+
+
+async def rebuild(redis: aioredis.Redis, keys: Keys, *, replace: bool = False) -> RebuildReport:
+    """Rebuild from the streams; report differences with the live tables; with ``replace``, swap."""
+    fresh = temp_keys(keys)
+    report = await build(redis, keys, fresh)
+    report.differences = await compare(redis, keys, fresh)
+    if replace:
+        await swap(redis, keys, fresh)
+        report.swapped = True
+    else:
+        await _delete_namespace_tables(redis, fresh)
+    return report
