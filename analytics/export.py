@@ -1,4 +1,4 @@
-"""The graph as files: GraphML and GEXF (they open in Gephi), node-link JSON, CSV of edges over time.
+"""The graph as files: GraphML and GEXF (for Gephi), node-link JSON, CSV of edges over time.
 
 Pure functions over what :mod:`analytics.query` reads; every format reads back
 with networkx (``read_graphml``, ``read_gexf``, ``node_link_graph``) or ``csv``.

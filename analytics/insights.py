@@ -282,7 +282,7 @@ def contested_objects(view: View) -> list[Insight]:
 
 
 def hotspots(view: View) -> list[Insight]:
-    """Places holding over twice the mean place's agent-ticks (and 2+ agents) over the last window."""
+    """Places with over twice the mean place's agent-ticks (and 2+ agents) in the last window."""
     w = view.params.window_ticks
     last = view.tick // w - 1  # the last window whose ticks have all closed
     if last < 0 or not view.places:

@@ -63,7 +63,7 @@ async def read_graph(
     as_of: int | None = None,
     with_insights: bool = True,
 ) -> dict[str, Any]:
-    """``{"tick", "nodes", "links", "metrics", "insights"}``; ``as_of``: the latest snapshot at or before it."""
+    """``{"tick", "nodes", "links", "metrics", "insights"}``; ``as_of``: snapshot at or before."""
     if kind is not None and kind not in KINDS:
         raise UnknownKind(f"unknown edge kind {kind!r}; known: {', '.join(KINDS)}")
     params = await read_params(redis, keys)
@@ -114,7 +114,7 @@ async def read_graph(
 
 
 async def read_agent(redis: aioredis.Redis, keys: Keys, agent_id: str) -> dict[str, Any] | None:
-    """One agent: its node, movement (dwell up to now), ties strongest first with evidence, insights."""
+    """One agent: node, movement (dwell up to now), ties strongest first with evidence, insights."""
     raw = await redis.hget(keys.analytics("nodes"), agent_id)
     if raw is None:
         return None

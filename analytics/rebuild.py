@@ -1,4 +1,4 @@
-"""Replay the streams from the start into fresh tables; compare them with the live ones, or swap them in.
+"""Replay the streams from the start into fresh tables; compare with the live ones, or swap.
 
 The fresh tables are built under a temporary namespace (``<ns>:rebuild``), so
 the live ones stay untouched until the swap, which renames every table in one

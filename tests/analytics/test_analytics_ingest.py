@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from analytics import graph
-from analytics.params import Params
 from analytics.ingest import AnalyticsState
+from analytics.params import Params
 from analytics.state import dump
 from scrai.events import Idle, Move, Speak
 from tests.analytics.naive import recompute

@@ -8,7 +8,7 @@ from analytics import graph
 from analytics.ingest import AnalyticsState
 from analytics.insights import View, detect
 from analytics.system import count_rejections, rivals_of
-from scrai.events import Idle, Interact, Move, Speak
+from scrai.events import Interact, Move, Speak
 from scrai.scenario.model import Scenario
 from tests.analytics.synth import World, town
 
