@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal
 
 MemoryKind = Literal["observation", "action", "conversation", "reflection", "summary"]
@@ -48,7 +48,18 @@ class Memory:
     def to_json(self) -> str:
         # Stable key order and separators: the same memory always serialises to the
         # same bytes, which makes a re-written memory a no-op in the sorted set.
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        # (A literal dict: dataclasses.asdict deep-copies and is the hot spot of consolidation.)
+        data = {
+            "agent_id": self.agent_id,
+            "event_id": self.event_id,
+            "id": self.id,
+            "importance": self.importance,
+            "keywords": self.keywords,
+            "kind": self.kind,
+            "text": self.text,
+            "tick": self.tick,
+        }
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, raw: str) -> Memory:
