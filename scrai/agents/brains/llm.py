@@ -141,7 +141,12 @@ class LLMBrain:
     async def decide(self, ctx: DecisionContext) -> Decision:
         messages = self.messages(ctx)
         key = cache_key(self.model, messages)
-        trace: dict[str, Any] = {"model": self.model, "prompt_hash": key[:16]}
+        trace: dict[str, Any] = {
+            "model": self.model,
+            "prompt_hash": key[:16],
+            "memories": [m.text for m in ctx.memories[:3]],
+            "plan_step": ctx.plan_step,
+        }
         tokens = 0
         try:
             cached = await self._cache_get(key)
