@@ -1,0 +1,86 @@
+// The agent inspector: who they are, what they need, what they plan, what they remember,
+// and why they did what they just did (the last decision with its trace).
+
+import { agentName, communityColour, describeAction, escapeHtml, placeName } from "./util.js";
+
+const fmt = (v) => (typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : String(v));
+
+function bars(values, { urgentAbove = 0.7, cls = "" } = {}) {
+  const rows = Object.entries(values || {}).filter(([, v]) => typeof v === "number");
+  if (!rows.length) return `<p class="muted">—</p>`;
+  return `<div class="bars">${rows.map(([k, v]) => {
+    const pct = Math.max(0, Math.min(1, v)) * 100;
+    const urgent = !cls && v >= urgentAbove ? " urgent" : "";
+    return `<span>${escapeHtml(k)}</span><div class="bar-track"><div class="bar-fill${urgent} ${cls}" style="width:${pct}%"></div></div><span class="muted">${fmt(v)}</span>`;
+  }).join("")}</div>`;
+}
+
+function stepText(step) {
+  if (step === null || step === undefined) return "";
+  if (typeof step !== "object") return String(step);
+  const parts = [];
+  if (step.activity || step.description) parts.push(step.activity || step.description);
+  if (step.kind && !step.activity) parts.push(step.kind);
+  if (step.target) parts.push(`→ ${agentName(placeName(step.target))}`);
+  if (step.place) parts.push(`at ${placeName(step.place)}`);
+  if (step.start !== undefined) parts.push(`(from t${step.start})`);
+  return parts.length ? parts.join(" ") : JSON.stringify(step);
+}
+
+function memoryText(m) {
+  if (typeof m === "string") return escapeHtml(m);
+  const meta = [m.tick !== undefined ? `t${m.tick}` : "", m.kind || "", m.importance !== undefined ? `importance ${fmt(+m.importance)}` : "", m.score !== undefined ? `score ${fmt(+m.score)}` : ""].filter(Boolean).join(" · ");
+  return `${escapeHtml(m.text ?? JSON.stringify(m))}${meta ? ` <span class="meta">${escapeHtml(meta)}</span>` : ""}`;
+}
+
+function why(decision) {
+  if (!decision || !decision.action) return `<p class="muted">No decision yet — waiting for this agent's first tick…</p>`;
+  const trace = decision.trace || {};
+  const items = [];
+  if (trace.plan_step) items.push(`<li>plan step: ${escapeHtml(stepText(trace.plan_step))}</li>`);
+  if (trace.needs && typeof trace.needs === "object") {
+    const top = Object.entries(trace.needs).filter(([, v]) => typeof v === "number").sort((a, b) => b[1] - a[1]).slice(0, 3);
+    if (top.length) items.push(`<li>needs: ${top.map(([k, v]) => `${escapeHtml(k)} ${fmt(v)}`).join(", ")}</li>`);
+  }
+  for (const m of (Array.isArray(trace.memories) ? trace.memories : []).slice(0, 5)) items.push(`<li>remembered: ${memoryText(m)}</li>`);
+  for (const [k, v] of Object.entries(trace)) {
+    if (["plan_step", "needs", "memories"].includes(k) || v === null || v === undefined) continue;
+    const text = typeof v === "object" ? JSON.stringify(v) : fmt(v);
+    items.push(`<li>${escapeHtml(k)}: ${escapeHtml(text.length > 160 ? `${text.slice(0, 160)}…` : text)}</li>`);
+  }
+  return `<div class="why"><div class="action">t${decision.tick ?? "?"}: ${escapeHtml(describeAction(decision.action))}</div>
+    <div class="reason">${escapeHtml(decision.reason || "")}</div>
+    <div class="muted small">brain: ${escapeHtml(decision.brain || "?")}</div>
+    ${items.length ? `<ul>${items.join("")}</ul>` : ""}</div>`;
+}
+
+export function renderAgent(el, agent, { community, ties }) {
+  const state = agent.state || {};
+  const mind = agent.mind || {};
+  const plan = Array.isArray(mind.plan) ? mind.plan : [];
+  const current = JSON.stringify(mind.plan_step ?? null);
+  const rejection = state.last_rejection;
+  const memories = agent.memories;
+  el.innerHTML = `
+    <div class="head"><span class="dot" style="background:${communityColour(community)}"></span>
+      <strong>${escapeHtml(agent.name)}</strong>
+      <span class="muted">${escapeHtml(agent.id)}${agent.archetype ? ` · ${escapeHtml(agent.archetype)}` : ""}</span></div>
+    <dl class="kv">
+      <dt>at</dt><dd>${escapeHtml(placeName(state.place || agent.place))}</dd>
+      <dt>status</dt><dd>${agent.alive ? "alive" : "not running"}${agent.worker?.state ? ` (${escapeHtml(agent.worker.state)})` : ""} · ${state.commit_seq ?? 0} actions</dd>
+      ${rejection ? `<dt>last refused</dt><dd>t${rejection.tick}: ${escapeHtml(rejection.reason)} — ${escapeHtml(rejection.message || "")}</dd>` : ""}
+    </dl>
+    ${agent.persona ? `<p class="persona">${escapeHtml(agent.persona)}</p>` : ""}
+    <h4>Why it did that</h4>${why(mind.last_decision)}
+    <h4>Needs <span class="muted" title="0 = met, 1 = urgent">(0 met … 1 urgent)</span></h4>${bars(mind.needs)}
+    <h4>Plan</h4>${plan.length ? `<ol class="plan">${plan.map((s) => `<li class="${JSON.stringify(s) === current ? "current" : ""}">${escapeHtml(stepText(s))}</li>`).join("")}</ol>` :
+      mind.plan_step ? `<p>${escapeHtml(stepText(mind.plan_step))}</p>` : `<p class="muted">No plan yet.</p>`}
+    ${agent.goals?.length ? `<h4>Goals</h4><ul class="plan">${agent.goals.map((g) => `<li>${escapeHtml(g.description)} <span class="muted">(${escapeHtml(g.kind)}${g.target ? ` ${escapeHtml(g.target)}` : ""})</span></li>`).join("")}</ul>` : ""}
+    <h4>Closest ties</h4>${ties.length ? `<ul class="ties">${ties.slice(0, 6).map((t) => `<li><span class="who" data-agent="${escapeHtml(t.other)}">${escapeHtml(agentName(t.other))}</span><span class="muted">${t.weight.toFixed(2)}</span></li>`).join("")}</ul>` : `<p class="muted">No ties yet.</p>`}
+    <h4>Recent memories</h4>${memories === null ? `<p class="muted">Memories are not available (no memory store).</p>` :
+      memories.length ? `<ul class="memories">${memories.map((m) => `<li>${memoryText(m)}</li>`).join("")}</ul>` : `<p class="muted">Nothing remembered yet.</p>`}
+    <h4>Traits</h4>${bars(agent.traits, { cls: "trait" })}
+    ${agent.relationships?.length ? `<h4>Relationships (scenario)</h4><ul class="ties">${agent.relationships.map((r) => `<li><span class="who" data-agent="${escapeHtml(r.target)}">${escapeHtml(agentName(r.target))}</span><span class="muted">${escapeHtml(r.kind)} ${fmt(r.strength)}</span></li>`).join("")}</ul>` : ""}
+  `;
+  el.dataset.agent = agent.id;
+}

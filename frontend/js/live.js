@@ -1,0 +1,17 @@
+// The live stream: one EventSource; the browser itself reconnects and sends Last-Event-ID,
+// and the server resumes from there, so nothing is missed across a dropped connection.
+
+export function connectLive({ onEvent, onTick, onAnalytics, onStatus }) {
+  const source = new EventSource("/api/live");
+  const parse = (handler) => (message) => {
+    let data;
+    try { data = JSON.parse(message.data); } catch { return; }
+    handler(data);
+  };
+  source.addEventListener("event", parse(onEvent));
+  source.addEventListener("tick", parse(onTick));
+  source.addEventListener("analytics", parse(onAnalytics));
+  source.onopen = () => onStatus("live");
+  source.onerror = () => onStatus(source.readyState === EventSource.CLOSED ? "down" : "reconnecting");
+  return source;
+}

@@ -1,0 +1,224 @@
+// The dashboard: load the current picture over REST, then follow the live stream.
+
+import { adoptTokenFromUrl, getJSON } from "./api.js";
+import { TrendChart } from "./charts.js";
+import { setupControls, showClock } from "./controls.js";
+import { EDGE_KINDS, SocialGraph } from "./graph.js";
+import { renderInsights } from "./insights.js";
+import { renderAgent } from "./inspector.js";
+import { connectLive } from "./live.js";
+import { EventLog } from "./log.js";
+import { WorldMap } from "./map.js";
+import { names, throttle, toast } from "./util.js";
+
+const $ = (id) => document.getElementById(id);
+
+const app = {
+  sim: null,
+  world: null,
+  hasAnalytics: false,
+  graphLive: true,
+  graphTick: null,
+  selected: null,
+};
+
+adoptTokenFromUrl();
+
+const select = (id) => {
+  app.selected = id;
+  map.select(id);
+  graph.select(id);
+  refreshInspector();
+};
+
+const map = new WorldMap($("map"), { onSelect: (id) => select(id) });
+const graph = new SocialGraph($("graph"), $("graph-tooltip"), { onSelect: (id) => select(id) });
+const log = new EventLog($("log"), $("log-filters"), $("log-follow"), { onFollow: (id) => select(id) });
+const interactions = new TrendChart($("trend-interactions"), "interactions");
+const moves = new TrendChart($("trend-moves"), "moves");
+
+// -- the clock ------------------------------------------------------------------------
+const refreshClock = throttle(async () => {
+  try {
+    app.sim = await getJSON("/api/simulation");
+    showClock(app.sim);
+    // How many times the clock was read: lets a watcher (or a test) tell "no change" from "not looked".
+    document.body.dataset.clockReads = Number(document.body.dataset.clockReads || 0) + 1;
+    const closed = app.sim.last_closed ?? 0;
+    const slider = $("time");
+    slider.max = Math.max(0, closed);
+    if (app.graphLive) slider.value = slider.max;
+  } catch (err) {
+    $("state").textContent = "API unreachable";
+  }
+}, 300);
+setupControls({ onChanged: refreshClock });
+
+// -- the graph ------------------------------------------------------------------------
+function graphData(data) {
+  // One node per agent, even before the analytics has seen them act.
+  const nodes = new Map((data?.nodes || []).map((n) => [n.id, n]));
+  for (const a of app.world?.agents || []) if (!nodes.has(a.id)) nodes.set(a.id, { id: a.id, name: a.name });
+  return { nodes: [...nodes.values()], links: data?.links || [] };
+}
+
+function showGraph(data, tick) {
+  const view = graphData(data);
+  graph.render(view);
+  map.setCommunities(graph.communities());
+  $("graph-empty").hidden = view.nodes.length > 0;
+  $("graph").dataset.asOf = tick ?? "live";
+  const m = data?.metrics?.graph || data?.metrics || {};
+  const bits = [`${view.nodes.length} people`, `${graph.links.length} ties`];
+  if (typeof m.communities === "number") bits.push(`${m.communities} communities`);
+  if (typeof m.density === "number") bits.push(`density ${m.density.toFixed(2)}`);
+  $("graph-stats").textContent = bits.join(" · ");
+}
+
+const refreshGraph = throttle(async () => {
+  if (!app.graphLive) return;
+  let data = null;
+  if (app.hasAnalytics) {
+    try { data = await getJSON("/api/analytics"); } catch { data = null; }
+  }
+  if (!app.graphLive) return; // the user went back in time meanwhile
+  showGraph(data, null);
+  if (data) renderInsights($("insights"), data.insights, { onSelect: select });
+}, 1000);
+
+for (const k of EDGE_KINDS) {
+  const chip = document.createElement("span");
+  chip.className = "chip on";
+  chip.dataset.kind = k.id;
+  chip.title = `${k.title} (click to show or hide)`;
+  chip.textContent = k.label;
+  chip.onclick = () => {
+    chip.classList.toggle("on");
+    graph.setKinds([...document.querySelectorAll("#edge-filters .chip.on")].map((c) => c.dataset.kind));
+  };
+  $("edge-filters").append(chip);
+}
+
+const showHistory = throttle(async (tick) => {
+  try {
+    const data = await getJSON("/api/analytics", { as_of: tick });
+    if (!app.graphLive && app.graphTick === tick) showGraph(data, tick);
+  } catch (err) {
+    toast(`No graph for tick ${tick}: ${err.message}`);
+  }
+}, 250);
+
+function setLive(live) {
+  app.graphLive = live;
+  $("btn-live").disabled = live;
+  $("time-label").classList.toggle("past", !live);
+  if (live) {
+    app.graphTick = null;
+    $("time-label").textContent = "live";
+    $("time").value = $("time").max;
+    refreshGraph();
+  }
+}
+
+$("time").addEventListener("input", () => {
+  const tick = Number($("time").value);
+  if (tick >= Number($("time").max)) return setLive(true);
+  if (!app.hasAnalytics) return;
+  setLive(false);
+  app.graphTick = tick;
+  $("time-label").textContent = `as of tick ${tick}`;
+  showHistory(tick);
+});
+$("btn-live").onclick = () => setLive(true);
+
+// -- the inspector ----------------------------------------------------------------------
+const refreshInspector = throttle(async () => {
+  const id = app.selected;
+  if (!id) return;
+  try {
+    const agent = await getJSON(`/api/agents/${encodeURIComponent(id)}`, { memories: 8 });
+    if (app.selected !== id) return;
+    $("inspector-name").textContent = agent.name;
+    renderAgent($("inspector"), agent, { community: graph.communities().get(id), ties: graph.ties(id) });
+  } catch (err) {
+    $("inspector").innerHTML = `<p class="empty">Could not load ${id}: ${err.message}</p>`;
+  }
+}, 400);
+$("inspector").addEventListener("click", (e) => {
+  const who = e.target.closest("[data-agent]");
+  if (who) select(who.dataset.agent);
+});
+
+// -- live events ------------------------------------------------------------------------
+let queue = [];
+function flush() {
+  const batch = queue;
+  queue = [];
+  for (const e of batch) {
+    if (e.kind === "tick") {
+      interactions.touch(e.tick);
+      moves.touch(e.tick);
+      continue;
+    }
+    if (e.kind === "speak" || e.kind === "interact") interactions.add(e.tick);
+    if (e.kind === "move") moves.add(e.tick);
+    for (const [key, value] of Object.entries(e.payload?.after || {})) {
+      const [what, id] = [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)];
+      if (what === "agent" && value?.place) map.moveAgent(id, value.place);
+      if (what === "object") map.setObjectState(id, value);
+    }
+  }
+  log.add(batch);
+  interactions.draw();
+  moves.draw();
+}
+const scheduleFlush = () => { if (queue.length === 1) requestAnimationFrame(flush); };
+
+function onStatus(status) {
+  const el = $("conn");
+  el.className = `conn conn-${status === "live" ? "live" : status === "down" ? "down" : "wait"}`;
+  el.textContent = status === "live" ? "● live" : status === "down" ? "● disconnected" : "● reconnecting…";
+}
+
+// -- start ------------------------------------------------------------------------------
+async function loadWorld() {
+  const world = await getJSON("/api/world");
+  app.world = world;
+  names.agents = new Map(world.agents.map((a) => [a.id, a.name]));
+  names.places = new Map(world.places.map((p) => [p.id, p.name]));
+  names.objects = new Map(world.objects.map((o) => [o.id, o.name]));
+  map.setWorld(world);
+  return world;
+}
+
+async function start() {
+  const [spec] = await Promise.all([getJSON("/openapi.json"), refreshClock()]);
+  app.hasAnalytics = Object.keys(spec.paths || {}).some((p) => p.startsWith("/api/analytics"));
+  let world = await loadWorld();
+  // Before the world is seeded there is nothing to draw: look again until there is.
+  while (!world.places.length) {
+    await new Promise((r) => setTimeout(r, 1500));
+    world = await loadWorld();
+  }
+  const recent = await getJSON("/api/events", { limit: 1000, type: ["move", "speak", "interact", "tick"] });
+  const backlog = recent.events.slice().reverse();
+  queue.push(...backlog);
+  flush();
+  log.list.querySelectorAll(".fresh").forEach((li) => li.classList.remove("fresh"));
+  refreshGraph();
+  connectLive({
+    onEvent: (e) => { queue.push(e); scheduleFlush(); },
+    onTick: (e) => {
+      queue.push(e);
+      scheduleFlush();
+      refreshClock();
+      refreshInspector();
+      refreshGraph(); // analytics updates come too; this keeps the graph current without them
+    },
+    onAnalytics: () => refreshGraph(),
+    onStatus,
+  });
+  setInterval(refreshClock, 1500);
+}
+
+start().catch((err) => toast(`Could not load the dashboard: ${err.message}`, 10000));
