@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_<>-]+$")
 
 Loc = tuple[int | str, ...]
 
@@ -54,6 +57,10 @@ def format_loc(loc: Iterable[int | str | object]) -> str:
     for part in loc:
         if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
+        elif isinstance(part, str) and _PLAIN.match(part):
+            out += f".{part}" if out else part
         else:
-            out += f".{part}" if out else str(part)
+            # Keys with spaces, newlines or odd types are shown quoted, so a
+            # problem always stays on one line and reads unambiguously.
+            out += f"[{str(part)!r}]"
     return out

@@ -129,7 +129,7 @@ def _yaml_problem(source: str, exc: yaml.YAMLError) -> Problem:
         if exc.context:
             what = f"{what} ({exc.context})"
         return Problem(source, "", mark.line + 1 if mark else None, f"invalid YAML: {what}")
-    return Problem(source, "", None, f"invalid YAML: {exc}")
+    return Problem(source, "", None, "invalid YAML: " + " ".join(str(exc).split()))
 
 
 def load_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
@@ -139,7 +139,12 @@ def load_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
         raise ScenarioError.single(
             source, f"file too large: {size:,} bytes, the limit is {MAX_BYTES:,} (2 MiB)"
         )
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        what = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+        raise ScenarioError.single(source, f"invalid YAML: {what}", line=line) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -148,13 +153,17 @@ def load_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
         if problems:
             raise ScenarioError(problems)
         return node, loader.construct_document(node)
+    except ScenarioError:
+        raise
     except yaml.YAMLError as exc:
         raise ScenarioError([_yaml_problem(source, exc)]) from None
     except RecursionError:
         raise ScenarioError.single(source, "nested too deeply to read") from None
     except (ValueError, TypeError, OverflowError) as exc:
         # Resolvers of YAML 1.1 scalars (sexagesimal numbers, ...) can still fail.
-        raise ScenarioError.single(source, f"invalid YAML value: {exc}") from None
+        raise ScenarioError.single(
+            source, "invalid YAML value: " + " ".join(str(exc).split())
+        ) from None
     finally:
         loader.dispose()
 

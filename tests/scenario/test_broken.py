@@ -157,6 +157,11 @@ CASES: list[tuple[str, Callable[[], str], str]] = [
         "t.yml:23: invalid YAML: found character '\\t' that cannot start any token",
     ),
     (
+        "control character",
+        edit("name: Ann", "name: A\x1fnn"),
+        "t.yml:19: invalid YAML: unacceptable character #x001f: special characters are not allowed",
+    ),
+    (
         "python object tag",
         edit("name: Tiny", "name: !!python/object/apply:os.system ['true']"),
         "t.yml:1: invalid YAML: could not determine a constructor for the tag "
