@@ -119,7 +119,7 @@ class AnalyticsSystem:
         self.reloads += 1
         if self.state.dirty["nodes"]:  # freshly seeded: store the cast before any event arrives
             async with self.redis.pipeline(transaction=True) as tx:
-                tx.watch(self.keys.analytics("meta"))
+                await tx.watch(self.keys.analytics("meta"))
                 if await tx.exists(self.keys.analytics("meta")):
                     await tx.reset()
                     return

@@ -1,0 +1,185 @@
+"""The AnalyticsSystem on a real server: graph = brute force, rebuild = live, as_of, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import httpx
+import networkx as nx
+import pytest
+
+from analytics.rebuild import build, rebuild, swap, temp_keys
+from tests.analytics.naive import recompute
+from tests.analytics.runs import app_for, drain, folded_tables, publish_run, stored_tables
+from tests.analytics.synth import World, town
+
+
+@pytest.fixture
+def world() -> World:
+    return World(town(agents=14)).random_run(60, seed=21)
+
+
+async def get(app, path: str, **params) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await client.get(path, params=params)
+
+
+def assert_graph_equals_naive(served: dict, expected: dict) -> None:
+    assert served["tick"] == expected["tick"]
+    assert [n["id"] for n in served["nodes"]] == sorted(expected["nodes"])
+    for node in served["nodes"]:
+        want = expected["nodes"][node["id"]]
+        assert node["name"] == expected["names"][node["id"]]
+        assert node["place"] == expected["places"][node["id"]]
+        for name in ("events", "messages_sent", "messages_received", "uses", "moves"):
+            assert node[name] == want[name], (node["id"], name)
+    links = {(item["source"], item["target"]): item for item in served["links"]}
+    assert set(links) == set(expected["edges"])
+    for pair, want in expected["edges"].items():
+        got = links[pair]
+        assert got["weight"] == pytest.approx(want["weight"], rel=1e-9), pair
+        for kind, weight in want["kinds"].items():
+            assert got["kinds"][kind]["weight"] == pytest.approx(weight, rel=1e-9, abs=1e-12)
+        assert got["kinds"]["proximity"]["ticks"] == want["proximity_ticks"]
+        assert got["kinds"]["conversation"]["messages"] == want["messages"]
+        assert got["kinds"]["conversation"]["turns"] == want["turns"]
+        assert got["kinds"]["shared_object"]["uses"] == want["shared"]
+
+
+async def test_served_graph_equals_brute_force(redis, keys, settings, world) -> None:
+    await publish_run(redis, keys, world)
+    await drain(redis, keys, settings)
+    served = (await get(app_for(redis, keys, settings), "/api/analytics")).json()
+    assert_graph_equals_naive(served, recompute(world.scenario, world.committed))
+    # metrics were computed in the background run and are served with every node
+    assert served["metrics"]["computed_tick"] == 60 and served["metrics"]["nodes"] == 14
+    assert all(n["degree"] is not None and n["community"] is not None for n in served["nodes"])
+    assert served["insights"] and all(i["evidence"] for i in served["insights"])
+    # and the stored tables are exactly an uninterrupted fold of the log
+    ids = [sid for sid, _ in await redis.xrange(keys.committed_events)]
+    assert await stored_tables(redis, keys) == folded_tables(world, ids)
+    updates = await redis.xrevrange(keys.analytics_updates, count=1)
+    assert updates and updates[0][1]["kind"] == "metrics"
+
+
+async def test_filters_and_as_of(redis, keys, settings, world) -> None:
+    await publish_run(redis, keys, world)
+    await drain(redis, keys, settings)
+    app = app_for(redis, keys, settings)
+    convo = (await get(app, "/api/analytics", kind="conversation")).json()
+    assert convo["links"] and all(
+        item["weight"] == item["kinds"]["conversation"]["weight"] > 0 for item in convo["links"]
+    )
+    strong = (await get(app, "/api/analytics", min_weight=2.0)).json()
+    everything = (await get(app, "/api/analytics")).json()
+    assert strong["links"] == [item for item in everything["links"] if item["weight"] >= 2.0]
+    assert 0 < len(strong["links"]) < len(everything["links"])
+    assert (await get(app, "/api/analytics", kind="telepathy")).status_code == 422
+
+    # as_of 23: the snapshot of tick 20 (every 5 ticks), equal to the log cut after tick 20
+    past = (await get(app, "/api/analytics", as_of=23)).json()
+    assert past["tick"] == 20 and past["source"] == "snapshot"
+    cut = next(i for i, e in enumerate(world.committed) if e.type == "tick" and e.tick == 20)
+    expected = recompute(world.scenario, world.committed[: cut + 1])
+    links = {(item["source"], item["target"]): item for item in past["links"]}
+    assert set(links) == set(expected["edges"])
+    for pair, want in expected["edges"].items():
+        assert links[pair]["weight"] == pytest.approx(want["weight"], rel=1e-9)
+
+
+async def test_agent_and_insights_routes(redis, keys, settings, world) -> None:
+    await publish_run(redis, keys, world)
+    await drain(redis, keys, settings)
+    app = app_for(redis, keys, settings)
+    agent = (await get(app, "/api/analytics/agents/a03")).json()
+    assert agent["node"]["id"] == "a03" and agent["metrics"]["degree"] >= 1
+    assert sum(agent["movement"]["dwell"].values()) == 60
+    weights = [t["weight"] for t in agent["ties"]]
+    assert weights == sorted(weights, reverse=True) and all(t["evidence"] for t in agent["ties"])
+    known = {str(e.event_id) for e in world.committed}
+    assert all(ev["event_id"] in known for t in agent["ties"] for ev in t["evidence"])
+    assert (await get(app, "/api/analytics/agents/nobody")).status_code == 404
+
+    body = (await get(app, "/api/analytics/insights")).json()
+    assert body["total"] == len(body["insights"]) > 0
+    friends = (await get(app, "/api/analytics/insights", kind="friendship")).json()["insights"]
+    assert friends and all(i["kind"] == "friendship" for i in friends)
+    mine = (await get(app, "/api/analytics/insights", agent="a03")).json()["insights"]
+    assert all("a03" in i["agents"] for i in mine)
+
+
+async def test_exports_read_back_with_networkx(redis, keys, settings, world, tmp_path) -> None:
+    await publish_run(redis, keys, world)
+    await drain(redis, keys, settings)
+    app = app_for(redis, keys, settings)
+    served = (await get(app, "/api/analytics")).json()
+    weights = {frozenset((i["source"], i["target"])): i["weight"] for i in served["links"]}
+
+    def check(g: nx.Graph) -> None:
+        assert set(g.nodes) == {n["id"] for n in served["nodes"]}
+        assert {frozenset(e) for e in g.edges} == set(weights)
+        for a, b, data in g.edges(data=True):
+            assert float(data["weight"]) == pytest.approx(weights[frozenset((a, b))])
+        assert g.nodes["a00"]["name"] == "Agent 0"
+
+    for fmt, reader in (("graphml", nx.read_graphml), ("gexf", nx.read_gexf)):
+        response = await get(app, "/api/analytics/export", format=fmt)
+        assert (
+            response.status_code == 200 and "attachment" in response.headers["content-disposition"]
+        )
+        path = tmp_path / f"g.{fmt}"
+        path.write_bytes(response.content)
+        check(reader(path))
+    data = (await get(app, "/api/analytics/export", format="json")).json()
+    check(nx.node_link_graph(data, edges="links"))
+
+    rows = list(
+        csv.DictReader(io.StringIO((await get(app, "/api/analytics/export", format="csv")).text))
+    )
+    ticks = sorted({int(r["tick"]) for r in rows})
+    assert ticks == list(range(5, 61, 5))  # every snapshot, the last one being now
+    last = nx.Graph()
+    last.add_weighted_edges_from(
+        (r["source"], r["target"], float(r["weight"])) for r in rows if r["tick"] == "60"
+    )
+    assert {frozenset(e) for e in last.edges} == set(weights)
+    assert (await get(app, "/api/analytics/export", format="pdf")).status_code == 422
+
+
+async def test_rebuild_equals_live_and_swap_heals(redis, keys, settings, world) -> None:
+    log, rejected = world.committed, world.rejected
+    parts = [log[:300], log[300:500], log[500:]]
+    world.committed = parts[0]
+    await publish_run(redis, keys, world)
+    system = await drain(redis, keys, settings)
+    report = await rebuild(redis, keys)
+    assert report.equal, report.differences
+    assert report.events == 300 and not await redis.keys(f"{keys.namespace}:rebuild:*")
+
+    # damage the live tables; the comparison says where, the swap repairs them
+    await redis.hdel(keys.analytics("edges"), "a00|a01")
+    await redis.hset(keys.analytics("nodes"), "a02", json.dumps({"id": "a02"}))
+    damaged = await rebuild(redis, keys)
+    assert damaged.differences == {"edges": ["a00|a01"], "nodes": ["a02"]}
+    fixed = await rebuild(redis, keys, replace=True)
+    assert fixed.swapped and (await rebuild(redis, keys)).equal
+
+    # tables rebuilt up to part 0 are swapped in after the live system went on through part 1:
+    # at its next batch it reloads them and folds part 1 again from the stream before part 2
+    await build(redis, keys, temp_keys(keys))
+    world.rejected = []
+    for part in parts[1:]:
+        world.committed = part
+        await publish_run(redis, keys, world, scenario=False)
+        await system.committed.run(burst=True)
+        if part is parts[1]:
+            await swap(redis, keys, temp_keys(keys))
+            assert (await redis.hget(keys.analytics("meta"), "events")) == "300"
+    assert system.reloads == 2
+    world.committed, world.rejected = log, rejected
+    ids = [sid for sid, _ in await redis.xrange(keys.committed_events)]
+    assert await stored_tables(redis, keys) == folded_tables(world, ids)
+    assert (await rebuild(redis, keys)).equal
