@@ -12,7 +12,7 @@ import random
 import re
 
 _FILLER = frozenset(
-    "only same other rest best first last next most whole world's village's time same "
+    "only same other rest best better first last next most whole world's village's time same "
     "they them their there this that these those what which when where while".split()
 )
 
@@ -96,7 +96,7 @@ def interests(persona: str, limit: int = 5) -> list[str]:
     found: list[str] = []
     for word in re.findall(r"\bthe ([a-z][a-z']{3,})\b", persona):
         topic = f"the {word}"
-        if word in _FILLER or "'" in word or word.endswith(("ly", "ing", "er")):
+        if word in _FILLER or "'" in word or word.endswith(("ly", "ing")):
             continue
         if topic not in found:
             found.append(topic)

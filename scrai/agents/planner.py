@@ -150,9 +150,12 @@ def sort_goals(goals: list[GoalState]) -> list[GoalState]:
 
 def active_goals(goals: list[GoalState], tick: int) -> list[GoalState]:
     """Goals to pursue at ``tick``: active ones, plus blocked ones whose pause is over."""
+    resumed = False
     for g in goals:
         if g["status"] == "blocked" and g.get("blocked_until", 0) <= tick:
-            g["status"] = "active"
+            g["status"], resumed = "active", True
+    if resumed:
+        goals[:] = sort_goals(goals)
     return [g for g in goals if g["status"] == "active"]
 
 

@@ -21,7 +21,7 @@ from scrai.scenario.model import Agent, Scenario
 JITTER = 0.04
 COMMITMENT = 0.15  # bonus for keeping to a course already set: no dithering between places
 COMMITMENT_TICKS = 10
-FATIGUE = 0.06  # per recent exchange with the same person: conversations run their course
+FATIGUE = 0.08  # per recent exchange with the same person: conversations run their course
 SLEEPY = ("sleep", "home", "bed", "wind down")
 
 
