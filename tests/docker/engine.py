@@ -1,4 +1,4 @@
-"""Real Docker engine fixtures: the ScrAI image (built once per session) and compose projects.
+"""Helpers for tests on a real Docker engine: compose projects, session labels, polling.
 
 Everything a test starts carries the label ``scrai.test-session=<id>`` (compose
 services through an override file, worker containers through
@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,24 +38,6 @@ def compose_command() -> list[str]:
     if shutil.which("docker-compose"):
         return ["docker-compose"]
     pytest.fail("neither `docker compose` nor `docker-compose` is installed", pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def scrai_image(docker_client: Any) -> Iterator[str]:
-    """The ScrAI image built from this checkout's Dockerfile, once per session."""
-    tag = f"scrai:test-{SESSION}"
-    build = subprocess.run(
-        ["docker", "build", "-q", "-t", tag, "--label", f"{SESSION_LABEL}={SESSION}", str(ROOT)],
-        capture_output=True,
-        text=True,
-    )
-    assert build.returncode == 0, build.stderr[-3000:]
-    yield tag
-    cleanup_session(docker_client)
-    try:
-        docker_client.images.remove(tag, force=True)
-    except Exception:  # best effort: a later session builds it again
-        pass
 
 
 def cleanup_session(client: Any) -> None:

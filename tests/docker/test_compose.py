@@ -17,9 +17,10 @@ import pytest
 
 from scrai.keys import Keys
 from scrai.scenario.loader import load_scenario_file
-from tests.docker.conftest import ROOT, Compose, session_workers, wait_until
+from tests.docker.engine import ROOT, Compose, session_workers, wait_until
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+# Generous per-test limits: the first test's setup builds the image and starts the stack.
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(400)]
 
 KEYS = Keys("")
 AGENTS = sorted(a.id for a in load_scenario_file(ROOT / "scenarios/default.yml").agents)

@@ -1,0 +1,29 @@
+"""The ScrAI image, built from this checkout once per test session (and removed after it)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.docker.engine import ROOT, SESSION, SESSION_LABEL, cleanup_session
+
+
+@pytest.fixture(scope="session")
+def scrai_image(docker_client: Any) -> Iterator[str]:
+    """The ScrAI image built from this checkout's Dockerfile, once per session."""
+    tag = f"scrai:test-{SESSION}"
+    build = subprocess.run(
+        ["docker", "build", "-q", "-t", tag, "--label", f"{SESSION_LABEL}={SESSION}", str(ROOT)],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    yield tag
+    cleanup_session(docker_client)
+    try:
+        docker_client.images.remove(tag, force=True)
+    except Exception:  # best effort: a later session builds it again
+        pass
