@@ -147,19 +147,18 @@ def relevances(memories: Sequence[Memory], query: Sequence[str]) -> list[float]:
     for doc in docs:
         for t in doc:
             df[t] = df.get(t, 0) + 1
-
-    def idf(t: str) -> float:
-        return math.log((n + 1) / (df.get(t, 0) + 1)) + 1.0
-
-    q_norm = math.sqrt(sum(idf(t) ** 2 for t in q))
+    # Squared IDF weights, computed once per token (recall runs every tick for every agent).
+    w2 = {t: (math.log((n + 1) / (c + 1)) + 1.0) ** 2 for t, c in df.items()}
+    unseen = (math.log(n + 1) + 1.0) ** 2
+    q_norm = math.sqrt(sum(w2.get(t, unseen) for t in q))
     out = []
     for doc in docs:
-        if not doc:
+        common = q & doc
+        if not common:  # most memories: no need for their norm
             out.append(0.0)
             continue
-        dot = sum(idf(t) ** 2 for t in q & doc)
-        d_norm = math.sqrt(sum(idf(t) ** 2 for t in doc))
-        out.append(dot / (q_norm * d_norm) if dot else 0.0)
+        dot = sum(w2[t] for t in common)
+        out.append(dot / (q_norm * math.sqrt(sum(w2[t] for t in doc))))
     return out
 
 
