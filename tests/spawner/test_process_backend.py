@@ -20,7 +20,7 @@ from scrai.scenario.store import save_scenario
 from scrai.settings import Settings
 from spawner.backends.process import ProcessBackend, _proc_start_time
 from tests.helpers import wait_for
-from tests.spawner.conftest import AGENTS, SpawnerProcess
+from tests.spawner.harness import AGENTS, SpawnerProcess
 
 pytestmark = pytest.mark.slow
 
