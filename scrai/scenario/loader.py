@@ -52,8 +52,11 @@ def _pydantic_findings(exc: ValidationError) -> list[tuple[Loc, str]]:
     return out
 
 
-def parse_scenario(text: str, source: str = "<string>") -> Scenario:
-    """Validate YAML text and return the expanded scenario, or raise ScenarioError."""
+def parse_scenario(text: str, source: str = "<string>", *, seed: int | None = None) -> Scenario:
+    """Validate YAML text and return the expanded scenario, or raise ScenarioError.
+
+    ``seed`` replaces the file's seed before templates are expanded (``--seed``).
+    """
     node, data = load_yaml(text, source)
     if not isinstance(data, dict):
         what = "an empty document" if data is None else f"a {type(data).__name__}"
@@ -65,6 +68,8 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_problems(source, node, _pydantic_findings(exc))) from None
+    if seed is not None:
+        scenario = scenario.model_copy(update={"seed": seed})
     findings = check_size(scenario)
     if findings:
         raise ScenarioError(_problems(source, node, findings))
@@ -75,8 +80,11 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     return expanded
 
 
-def load_scenario_file(path: str | Path) -> Scenario:
-    """Read, validate and expand a scenario file (at most 2 MiB of UTF-8 YAML)."""
+def load_scenario_file(path: str | Path, *, seed: int | None = None) -> Scenario:
+    """Read, validate and expand a scenario file (at most 2 MiB of UTF-8 YAML).
+
+    ``seed`` replaces the file's seed before templates are expanded.
+    """
     source = str(path)
     try:
         with open(path, "rb") as f:
@@ -97,7 +105,7 @@ def load_scenario_file(path: str | Path) -> Scenario:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ScenarioError.single(source, "not UTF-8 text", line=line) from None
-    return parse_scenario(text, source)
+    return parse_scenario(text, source, seed=seed)
 
 
 def resolve_scenario_name(name: str, base_dir: str | Path) -> Path:
