@@ -216,8 +216,14 @@ def notes_for_event(
                 )
             )
         elif isinstance(action, Move):
-            imp = event_importance("move", role="observer", relationship=tie)
-            text = f"I saw {who} go from {cast.place(before)} to {cast.place(action.to)}."
+            near = obs_place in (before, action.to)
+            imp = event_importance("move", role="observer", relationship=tie, near=near)
+            if obs_place == action.to:
+                text = f"I saw {who} arrive at {cast.place(action.to)} from {cast.place(before)}."
+            elif obs_place == before:
+                text = f"I saw {who} leave {cast.place(before)} for {cast.place(action.to)}."
+            else:
+                text = f"I saw {who} go from {cast.place(before)} to {cast.place(action.to)}."
             words = keywords(ids=[actor, before, action.to])
             notes.append(
                 Note(
@@ -228,8 +234,9 @@ def notes_for_event(
             )
         elif isinstance(action, Interact):
             contested = _contested(event, action.object_id)
+            near = obs_place == _object_place(cast, event, action.object_id)
             imp = event_importance(
-                "interact", role="observer", contested=contested, relationship=tie
+                "interact", role="observer", contested=contested, relationship=tie, near=near
             )
             thing = cast.thing(action.object_id)
             where = _object_place(cast, event, action.object_id) or here

@@ -71,12 +71,14 @@ def event_importance(
     heard: bool = True,
     contested: bool = False,
     relationship: str | None = None,
+    near: bool = True,
 ) -> int:
     """Importance 1..10 of an event for one agent.
 
     Speech to or with someone > use of a contested object > use > moves > idle.
     ``role`` is ``actor`` (it did it) or ``observer`` (it saw or heard it);
-    ``relationship`` is the kind of tie between the agent and the other party.
+    ``relationship`` is the kind of tie between the agent and the other party;
+    ``near`` is False when an observer saw it happen away from its own place.
     """
     score = BASE_IMPORTANCE.get(action_kind, 1)
     if action_kind == "interact" and contested:
@@ -85,7 +87,7 @@ def event_importance(
         if action_kind == "speak":
             score += 2 if addressed_to_me else (0 if heard else -3)
         else:
-            score -= 1  # seeing it done matters less than doing it
+            score -= 1 if near else 2  # seeing it done matters less than doing it
     if relationship is not None and action_kind != "idle":
         score += RELATIONSHIP_BONUS.get(relationship, 0)
     return max(1, min(10, score))

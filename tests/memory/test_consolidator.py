@@ -81,6 +81,26 @@ async def test_hearing_follows_where_observers_are_after_they_move(redis, keys, 
     assert await redis.hget(keys.memory_places, "carol") == "mill"
 
 
+async def test_comings_and_goings_are_seen_from_where_one_stands(redis, keys, settings):
+    scenario = village()
+    log = Log(scenario)
+    await consolidate(
+        redis,
+        keys,
+        settings,
+        scenario,
+        [log.commit("bob", 1, Move(to="square"), ["alice", "carol", "eve"])],
+    )
+    store = MemoryStore(redis, keys, scenario.memory)
+    seen = {a: [m.text for m in await store.recent(a, 5)] for a in ("alice", "carol", "eve")}
+    assert seen == {
+        "alice": ["I saw Bob leave the Bakery for the Square."],
+        "carol": ["I saw Bob arrive at the Square from the Bakery."],
+        "eve": [],  # a stranger crossing two places away: counted in summaries, not kept
+    }
+    assert await redis.llen(keys.memory_pending("eve")) == 1
+
+
 async def test_importance_orders_speech_objects_moves_and_skips_idle(redis, keys, settings):
     scenario = village()
     log = Log(scenario)

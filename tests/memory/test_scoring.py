@@ -76,6 +76,9 @@ def test_importance_heuristics_order():
     overheard = event_importance("speak", role="observer")
     unheard = event_importance("speak", role="observer", heard=False)
     assert to_me > overheard > unheard
+    # A stranger crossing elsewhere is below notice; arriving where I am is not.
+    assert event_importance("move", role="observer", near=False) == 1
+    assert event_importance("move", role="observer") == 2
     # An enemy's words weigh more than a stranger's; everything stays within 1..10.
     enemy = event_importance("speak", role="observer", addressed_to_me=True, relationship="enemy")
     assert enemy == 10
