@@ -29,12 +29,14 @@ export class TrendChart {
     this.svg.attr("viewBox", `0 0 ${w} ${h}`);
     const newest = d3.max(this.data.keys());
     for (const t of [...this.data.keys()]) if (t <= newest - WINDOW) this.data.delete(t);
-    const ticks = [...this.data.keys()].sort((a, b) => a - b);
+    const ticks = [...this.data.keys()].filter((t) => t >= 0).sort((a, b) => a - b);
     this.empty.attr("display", ticks.length ? "none" : null);
     if (!ticks.length) return;
     const m = { l: 26, r: 4, t: 4, b: 16 };
     const last = ticks[ticks.length - 1];
-    const x = d3.scaleBand().domain(d3.range(last - WINDOW + 1, last + 1)).range([m.l, w - m.r]).padding(0.15);
+    // Early in a run the window starts at tick 0 and fills from the left.
+    const first = Math.max(0, last - WINDOW + 1);
+    const x = d3.scaleBand().domain(d3.range(first, first + WINDOW)).range([m.l, w - m.r]).padding(0.15);
     const y = d3.scaleLinear().domain([0, d3.max(ticks, (t) => this.data.get(t)) || 1]).nice().range([h - m.b, m.t]);
     this.bars.selectAll("rect").data(ticks, (t) => t).join("rect").attr("class", "bar")
       .attr("x", (t) => x(t)).attr("width", x.bandwidth())
