@@ -91,6 +91,11 @@ class Keys:
         return self._k("memory:pending_agents")
 
     @property
+    def memory_progress(self) -> str:
+        """Last tick whose events (and TickEvent) the consolidator has fully written."""
+        return self._k("memory:progress")
+
+    @property
     def memory_places(self) -> str:
         """Hash agent_id -> place as of the last committed event the consolidator applied."""
         return self._k("memory:places")

@@ -129,6 +129,7 @@ class MemoryConsolidator:
                 self.summaries_written += 1
             p.stored, p.stored_count, p.new, p.cleared = [], 0, [], True
 
+        closed: int | None = None
         every_events = self.settings.consolidate_every_events
         every_ticks = self.settings.consolidate_every_ticks
         for d in batch:
@@ -145,9 +146,11 @@ class MemoryConsolidator:
                 after = event.payload.after.get(f"agent:{event.entity_id}", {}).get("place")
                 if isinstance(after, str):
                     places[event.entity_id] = moved[event.entity_id] = after
-            elif isinstance(event, TickEvent) and (event.tick + 1) % every_ticks == 0:
-                for agent in await self._agents_with_pending(pending):
-                    await consolidate(agent, event.tick)
+            elif isinstance(event, TickEvent):
+                closed = event.tick
+                if (event.tick + 1) % every_ticks == 0:
+                    for agent in await self._agents_with_pending(pending):
+                        await consolidate(agent, event.tick)
 
         for agent, mems in memories.items():
             self.store.queue_add(tx, agent, mems)
@@ -164,6 +167,8 @@ class MemoryConsolidator:
                     tx.srem(self.keys.memory_pending_agents, agent)
         if moved:
             tx.hset(self.keys.memory_places, mapping=moved)
+        if closed is not None:  # the TickEvent is the last entry of its tick: all of it is in
+            tx.set(self.keys.memory_progress, closed)
 
     async def _agents_with_pending(self, pending: dict[str, _Pending]) -> list[str]:
         """Every agent with unsummarised facts: those stored in Redis and those of this batch."""

@@ -85,11 +85,31 @@ class MemoryStore:
     async def count(self, agent_id: str) -> int:
         return int(await self.redis.zcard(self.keys.memories(agent_id)))
 
+    async def progress(self) -> int:
+        """The last tick the consolidator has written every memory of (-1: none yet).
+
+        A worker that wants the same recall in every run waits for ``progress() >= t - 1``
+        (or recalls with ``max_tick`` at a tick already covered) before deciding tick ``t``.
+        """
+        raw = await self.redis.get(self.keys.memory_progress)
+        return int(raw) if raw is not None else -1
+
     async def recall(
-        self, agent_id: str, query: list[str], now_tick: int, k: int = 5
+        self,
+        agent_id: str,
+        query: list[str],
+        now_tick: int,
+        k: int = 5,
+        *,
+        max_tick: int | None = None,
     ) -> list[RecalledMemory]:
-        """The ``k`` memories that best fit ``query`` at ``now_tick``, by weighted score."""
+        """The ``k`` memories that best fit ``query`` at ``now_tick``, by weighted score.
+
+        ``max_tick``: ignore later memories (for reproducible recall, see :meth:`progress`).
+        """
         memories = await self.all(agent_id)
+        if max_tick is not None:
+            memories = [m for m in memories if m.tick <= max_tick]
         ranked = rank(
             memories, query, now_tick, decay=self.settings.recency_decay, weights=self.weights, k=k
         )

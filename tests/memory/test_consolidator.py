@@ -154,10 +154,13 @@ async def test_time_trigger_summarises_every_agent_with_news(redis, keys, settin
         first.append(log.close(t))
     # The earlier part of the morning is consolidated in one run, the close of tick 47 in another,
     # so the trigger has to read pending facts back from Redis.
-    await consolidate(redis, keys, settings, scenario, first)
     store = MemoryStore(redis, keys, scenario.memory)
+    assert await store.progress() == -1
+    await consolidate(redis, keys, settings, scenario, first)
+    assert await store.progress() == 26
     assert [m for m in await store.recent("alice", 20) if m.kind == "summary"] == []
     await consolidate(redis, keys, settings, scenario, [log.close(46), log.close(47)])
+    assert await store.progress() == 47
 
     alice = [m for m in await store.recent("alice", 20) if m.kind == "summary"]
     bob = [m for m in await store.recent("bob", 20) if m.kind == "summary"]
@@ -208,6 +211,8 @@ async def test_recall_through_redis_ranks_by_weighted_score(redis, keys, setting
     ]
     assert recalled[0].score > recalled[1].score
     assert recalled[0].importance == 9 and recalled[0].tick == 1
+    # What was known by the end of tick 2, whenever the consolidator got to tick 3.
+    assert [r.tick for r in await store.recall("alice", ["oven"], 4, max_tick=2)] == [2, 1]
     # Only recency counts when the other weights are zero: newest first.
     fresh = MemoryStore(
         redis,
