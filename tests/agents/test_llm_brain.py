@@ -265,3 +265,24 @@ def test_extract_json_and_cache_key_are_stable():
     msgs = [{"role": "user", "content": "hi"}]
     assert cache_key("m", msgs) == cache_key("m", [dict(m) for m in msgs])
     assert cache_key("m", msgs) != cache_key("n", msgs)
+
+
+async def test_the_scenario_factory_builds_it_from_the_environment(
+    server, settings, redis, keys, monkeypatch
+):
+    from scrai.agents.brains import make_brain
+
+    monkeypatch.setenv("SCRAI_REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("SCRAI_NAMESPACE", settings.namespace)
+    brain_cfg = {"type": "llm", "model": "tiny", "base_url": server.base_url, "timeout_s": 0.3}
+    agent = ALICE.model_copy(update={"brain": ALICE.brain.model_validate(brain_cfg)})
+    brain = make_brain(SCENARIO, agent)
+    try:
+        assert isinstance(brain, LLMBrain) and isinstance(brain.fallback, RuleBrain)
+        assert (await brain.decide(context())).brain == "llm"
+        assert await redis.hlen(keys.llm_cache) == 1  # its own client, in the run's namespace
+        server.mode = "error"
+        fallback = await brain.decide(context(tick=8))
+        assert fallback.brain == "llm-fallback" and fallback.trace["fallback_reason"] == "http_500"
+    finally:
+        await brain.aclose()
