@@ -15,8 +15,11 @@ from tests.docker.engine import ROOT, SESSION, SESSION_LABEL, cleanup_session
 def scrai_image(docker_client: Any) -> Iterator[str]:
     """The ScrAI image built from this checkout's Dockerfile, once per session."""
     tag = f"scrai:test-{SESSION}"
+    # A second, stable tag keeps the dependency layers cached for the next session.
+    command = ["docker", "build", "-q", "-t", tag, "-t", "scrai:test-cache"]
+    command += ["--label", f"{SESSION_LABEL}={SESSION}", str(ROOT)]
     build = subprocess.run(
-        ["docker", "build", "-q", "-t", tag, "--label", f"{SESSION_LABEL}={SESSION}", str(ROOT)],
+        command,
         capture_output=True,
         text=True,
     )

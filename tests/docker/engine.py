@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import redis as redis_sync
+from docker.errors import APIError, NotFound
 
 from scrai.embedded import free_port
 
@@ -41,17 +42,32 @@ def compose_command() -> list[str]:
 
 
 def cleanup_session(client: Any) -> None:
-    """Remove every container, service and network labelled with this session."""
+    """Remove every service, container and network labelled with this session (best effort)."""
     label = {"label": f"{SESSION_LABEL}={SESSION}"}
     try:
-        for service in client.services.list(filters=label):
-            service.remove()
-    except Exception:  # not a swarm manager: no services to remove
-        pass
-    for container in client.containers.list(all=True, filters=label):
-        container.remove(force=True)
+        services = client.services.list(filters=label)
+    except APIError:  # not a swarm manager: no services
+        services = []
+    for item in [*services, *client.containers.list(all=True, filters=label)]:
+        try:
+            item.remove(force=True) if hasattr(item, "status") else item.remove()
+        except NotFound:
+            pass
     for network in client.networks.list(filters=label):
+        # A network is busy until the endpoints of the tasks just removed are gone.
+        wait_until(lambda n=network: _removed(n), 30, f"network {network.name} removed")
+
+
+def _removed(network: Any) -> bool:
+    try:
         network.remove()
+    except NotFound:
+        return True
+    except APIError as exc:
+        if "not found" in str(exc):
+            return True
+        return False
+    return True
 
 
 class Compose:
