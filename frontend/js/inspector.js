@@ -23,7 +23,7 @@ function stepText(step) {
   if (step.kind && !step.activity) parts.push(step.kind);
   if (step.target) parts.push(`→ ${agentName(placeName(step.target))}`);
   if (step.place) parts.push(`at ${placeName(step.place)}`);
-  if (step.start !== undefined) parts.push(`(from t${step.start})`);
+  if (step.start !== undefined) parts.push(step.end !== undefined ? `(${step.start}–${step.end} of the day)` : `(from ${step.start})`);
   return parts.length ? parts.join(" ") : JSON.stringify(step);
 }
 
@@ -37,6 +37,7 @@ function why(decision) {
   if (!decision || !decision.action) return `<p class="muted">No decision yet — waiting for this agent's first tick…</p>`;
   const trace = decision.trace || {};
   const items = [];
+  const options = Array.isArray(trace.options) ? trace.options.filter((o) => o && typeof o === "object") : [];
   if (trace.plan_step) items.push(`<li>plan step: ${escapeHtml(stepText(trace.plan_step))}</li>`);
   if (trace.needs && typeof trace.needs === "object") {
     const top = Object.entries(trace.needs).filter(([, v]) => typeof v === "number").sort((a, b) => b[1] - a[1]).slice(0, 3);
@@ -44,14 +45,39 @@ function why(decision) {
   }
   for (const m of (Array.isArray(trace.memories) ? trace.memories : []).slice(0, 5)) items.push(`<li>remembered: ${memoryText(m)}</li>`);
   for (const [k, v] of Object.entries(trace)) {
-    if (["plan_step", "needs", "memories"].includes(k) || v === null || v === undefined) continue;
+    if (["plan_step", "needs", "memories", "options"].includes(k) || v === null || v === undefined) continue;
     const text = typeof v === "object" ? JSON.stringify(v) : fmt(v);
     items.push(`<li>${escapeHtml(k)}: ${escapeHtml(text.length > 160 ? `${text.slice(0, 160)}…` : text)}</li>`);
   }
   return `<div class="why"><div class="action">t${decision.tick ?? "?"}: ${escapeHtml(describeAction(decision.action))}</div>
     <div class="reason">${escapeHtml(decision.reason || "")}</div>
     <div class="muted small">brain: ${escapeHtml(decision.brain || "?")}</div>
+    ${options.length ? `<div class="muted small" style="margin-top:4px">options weighed</div>${options.slice(0, 5).map((o, i) => optionRow(o, i === 0)).join("")}` : ""}
     ${items.length ? `<ul>${items.join("")}</ul>` : ""}</div>`;
+}
+
+function optionRow(option, chosen) {
+  const score = typeof option.score === "number" ? option.score : null;
+  return `<div class="option${chosen ? " chosen" : ""}"><span>${escapeHtml(option.reason || option.action?.kind || "?")}</span>` +
+    `<div class="bar-track"><div class="bar-fill" style="width:${Math.max(0, Math.min(1, score ?? 0)) * 100}%"></div></div>` +
+    `<span class="muted">${score === null ? "" : score.toFixed(2)}</span></div>`;
+}
+
+function feelings(affinity) {
+  const rows = Object.entries(affinity || {}).filter(([, v]) => typeof v === "number")
+    .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1])).slice(0, 6);
+  if (!rows.length) return "";
+  return `<h4>Feels about <span class="muted" title="-1 hostile … 1 devoted">(−1 … 1)</span></h4><div class="bars">${rows.map(([id, v]) =>
+    `<span class="who" data-agent="${escapeHtml(id)}">${escapeHtml(agentName(id))}</span>` +
+    `<div class="bar-track signed"><div class="bar-fill ${v < 0 ? "urgent" : ""}" style="margin-left:${v < 0 ? 50 + v * 50 : 50}%;width:${Math.abs(v) * 50}%"></div></div>` +
+    `<span class="muted">${v.toFixed(2)}</span>`).join("")}</div>`;
+}
+
+function goals(agent, mind) {
+  const list = Array.isArray(mind.goals) && mind.goals.length ? mind.goals : agent.goals || [];
+  if (!list.length) return "";
+  return `<h4>Goals</h4><ul class="plan">${list.map((g) => `<li class="${g.status === "achieved" ? "done" : ""}">${escapeHtml(g.description)}` +
+    ` <span class="muted">(${escapeHtml(g.status || g.kind)}${g.blocked_because ? `, blocked: ${escapeHtml(g.blocked_because)}` : ""})</span></li>`).join("")}</ul>`;
 }
 
 export function renderAgent(el, agent, { community, ties }) {
@@ -66,7 +92,7 @@ export function renderAgent(el, agent, { community, ties }) {
       <strong>${escapeHtml(agent.name)}</strong>
       <span class="muted">${escapeHtml(agent.id)}${agent.archetype ? ` · ${escapeHtml(agent.archetype)}` : ""}</span></div>
     <dl class="kv">
-      <dt>at</dt><dd>${escapeHtml(placeName(state.place || agent.place))}</dd>
+      <dt>at</dt><dd>${escapeHtml(placeName(agent.place))}</dd>
       <dt>status</dt><dd>${agent.alive ? "alive" : "not running"}${agent.worker?.state ? ` (${escapeHtml(agent.worker.state)})` : ""} · ${state.commit_seq ?? 0} actions</dd>
       ${rejection ? `<dt>last refused</dt><dd>t${rejection.tick}: ${escapeHtml(rejection.reason)} — ${escapeHtml(rejection.message || "")}</dd>` : ""}
     </dl>
@@ -75,10 +101,10 @@ export function renderAgent(el, agent, { community, ties }) {
     <h4>Needs <span class="muted" title="0 = met, 1 = urgent">(0 met … 1 urgent)</span></h4>${bars(mind.needs)}
     <h4>Plan</h4>${plan.length ? `<ol class="plan">${plan.map((s) => `<li class="${JSON.stringify(s) === current ? "current" : ""}">${escapeHtml(stepText(s))}</li>`).join("")}</ol>` :
       mind.plan_step ? `<p>${escapeHtml(stepText(mind.plan_step))}</p>` : `<p class="muted">No plan yet.</p>`}
-    ${agent.goals?.length ? `<h4>Goals</h4><ul class="plan">${agent.goals.map((g) => `<li>${escapeHtml(g.description)} <span class="muted">(${escapeHtml(g.kind)}${g.target ? ` ${escapeHtml(g.target)}` : ""})</span></li>`).join("")}</ul>` : ""}
+    ${goals(agent, mind)}
+    ${feelings(mind.relationships)}
     <h4>Closest ties</h4>${ties.length ? `<ul class="ties">${ties.slice(0, 6).map((t) => `<li><span class="who" data-agent="${escapeHtml(t.other)}">${escapeHtml(agentName(t.other))}</span><span class="muted">${t.weight.toFixed(2)}</span></li>`).join("")}</ul>` : `<p class="muted">No ties yet.</p>`}
-    <h4>Recent memories</h4>${memories === null ? `<p class="muted">Memories are not available (no memory store).</p>` :
-      memories.length ? `<ul class="memories">${memories.map((m) => `<li>${memoryText(m)}</li>`).join("")}</ul>` : `<p class="muted">Nothing remembered yet.</p>`}
+    <h4>Recent memories</h4>${memories?.length ? `<ul class="memories">${memories.map((m) => `<li>${memoryText(m)}</li>`).join("")}</ul>` : `<p class="muted">Nothing remembered yet.</p>`}
     <h4>Traits</h4>${bars(agent.traits, { cls: "trait" })}
     ${agent.relationships?.length ? `<h4>Relationships (scenario)</h4><ul class="ties">${agent.relationships.map((r) => `<li><span class="who" data-agent="${escapeHtml(r.target)}">${escapeHtml(agentName(r.target))}</span><span class="muted">${escapeHtml(r.kind)} ${fmt(r.strength)}</span></li>`).join("")}</ul>` : ""}
   `;

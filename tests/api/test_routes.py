@@ -6,6 +6,8 @@ import httpx
 import redis.asyncio as aioredis
 
 from scrai.keys import Keys
+from scrai.memory.model import Memory
+from scrai.memory.store import MemoryStore
 from tests.api.conftest import AUTH, Seeded
 
 
@@ -64,11 +66,30 @@ async def test_agents_list_and_detail(client: httpx.AsyncClient, seeded: Seeded)
     assert alice["mind"]["plan"][0]["place"] == "cafe"
     assert alice["mind"]["last_decision"]["reason"] == "wants company"
     assert alice["mind"]["last_decision"]["trace"]["memories"] == ["saw Bob at the cafe"]
-    assert isinstance(alice["memories"], list | None)
+    assert alice["place"] == "cafe" and alice["start_place"] == "square"
     assert "secret" not in alice
 
     assert (await client.get("/api/agents/nobody")).status_code == 404
     assert (await client.get("/api/agents/..%2Fetc")).status_code in (404, 422)
+
+
+async def test_agent_detail_shows_recent_memories(
+    client: httpx.AsyncClient, seeded: Seeded, redis: aioredis.Redis, keys: Keys
+) -> None:
+    store = MemoryStore(redis, keys, seeded.scenario.memory)
+    await store.add(
+        "alice",
+        [
+            Memory(id=f"m{t}", agent_id="alice", tick=t, kind="observation",
+                   text=f"saw Bob at tick {t}", importance=3.0, keywords=["bob"])
+            for t in range(1, 6)
+        ],
+    )  # fmt: skip
+    alice = (await client.get("/api/agents/alice", params={"memories": 3})).json()
+    assert [m["text"] for m in alice["memories"]] == [f"saw Bob at tick {t}" for t in (5, 4, 3)]
+    assert alice["memories"][0]["importance"] == 3.0
+    none = (await client.get("/api/agents/alice", params={"memories": 0})).json()
+    assert none["memories"] == []
 
 
 async def test_agent_detail_before_seeding_is_404(client: httpx.AsyncClient) -> None:

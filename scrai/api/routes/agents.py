@@ -7,7 +7,6 @@ with its trace) and the agent's recent memories.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from typing import Any
@@ -16,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from scrai.api.deps import KeysDep, RedisDep, ScenarioDep
 from scrai.api.streams import decode_hash_json
+from scrai.memory.store import MemoryStore
 from scrai.scenario.model import Scenario
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
@@ -73,22 +73,10 @@ def _scenario_agent(scenario: Scenario | None, agent_id: str) -> dict[str, Any]:
 
 async def _recent_memories(
     redis: RedisDep, keys: KeysDep, scenario: Scenario, agent_id: str, n: int
-) -> list[dict[str, Any]] | None:
-    """The agent's newest memories, or None while no memory store is installed."""
-    try:
-        from scrai.memory.store import MemoryStore
-    except ImportError:
-        return None
+) -> list[dict[str, Any]]:
+    """The agent's ``n`` newest memories, newest first, as the memory store keeps them."""
     store = MemoryStore(redis, keys, scenario.memory)
-    out = []
-    for memory in await store.recent(agent_id, n):
-        if dataclasses.is_dataclass(memory) and not isinstance(memory, type):
-            out.append(dataclasses.asdict(memory))
-        elif hasattr(memory, "model_dump"):
-            out.append(memory.model_dump(mode="json"))
-        else:
-            out.append(dict(memory))
-    return out
+    return [json.loads(memory.to_json()) for memory in await store.recent(agent_id, n)]
 
 
 @router.get("/{agent_id}", summary="One agent: persona, state, needs, plan, memories, decision")
@@ -107,9 +95,12 @@ async def get_agent(
         pipe.zscore(keys.agents_alive, agent_id)
         pipe.hget(keys.worker_status, agent_id)
         state_raw, mind_raw, expiry, worker_raw = await pipe.execute()
+    state = _loads(state_raw)
+    profile["start_place"] = profile.pop("place")
     return {
         **profile,
-        "state": _loads(state_raw),
+        "place": state.get("place", profile["start_place"]),
+        "state": state,
         "alive": expiry is not None and float(expiry) >= time.time(),
         "worker": _loads(worker_raw) or None,
         "mind": decode_hash_json(mind_raw),
