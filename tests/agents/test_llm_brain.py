@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -85,13 +86,17 @@ async def make_brain(server, settings, redis, keys) -> AsyncIterator[MakeBrain]:
     made: list[LLMBrain] = []
 
     def _make(
-        base_url: str | None = None, settings_=None, api_key_env: str | None = None, **options: Any
+        base_url: str | None = None,
+        settings_=None,
+        api_key_env: str | None = None,
+        timeout_s: float = 0.3,
+        **options: Any,
     ) -> LLMBrain:
         brain_cfg = {
             "type": "llm",
             "model": "tiny",
             "base_url": base_url or server.base_url,
-            "timeout_s": 0.3,
+            "timeout_s": timeout_s,
             "api_key_env": api_key_env,
             "options": options,
         }
@@ -163,6 +168,16 @@ async def test_slow_model_times_out_retries_and_falls_back(server, make_brain):
     assert decision.trace["fallback_reason"] == "timeout"
     assert decision.action == (await rule_decision(context())).action
     assert decision.tokens == 0
+
+
+async def test_the_tick_deadline_bounds_all_attempts(server, make_brain):
+    server.mode = "slow"
+    brain = make_brain(timeout_s=30, max_retries=5, budget_s=0.2)  # default: 3/4 of the deadline
+    started = time.monotonic()
+    decision = await brain.decide(context())
+    assert time.monotonic() - started < 2.0
+    assert decision.trace["fallback_reason"] == "timeout" and server.requests == 1
+    assert make_brain().budget_s == SCENARIO.simulation.tick_deadline_s * 0.75
 
 
 async def test_server_errors_fall_back_after_bounded_retries(server, make_brain):

@@ -106,6 +106,10 @@ class LLMBrain:
         self.timeout_s = cfg.timeout_s or settings.llm_timeout_s
         self.temperature = cfg.temperature
         self.max_retries = max(0, int(opts.get("max_retries", 1)))
+        # All attempts together must leave time to publish before the tick's deadline,
+        # else the world rejects the action as late: better the rule brain's on time.
+        default_budget = scenario.simulation.tick_deadline_s * 0.75
+        self.budget_s = float(opts.get("budget_s", default_budget))
         self.replay_only = bool(opts.get("replay_only", settings.llm_replay_only))
         self.json_mode = opts.get("response_format") in ("json", "json_object")
         self.max_tokens = opts.get("max_tokens")
@@ -195,15 +199,19 @@ class LLMBrain:
             body["response_format"] = {"type": "json_object"}
         if self.max_tokens:
             body["max_tokens"] = int(self.max_tokens)
-        failure = BrainFailure("error", "no attempt made")
+        failure = BrainFailure("timeout", f"no time left within the {self.budget_s:g}s budget")
+        deadline = time.monotonic() + self.budget_s
         for attempt in range(1, self.max_retries + 2):
             if attempt > 1:
                 await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
+            wait_s = min(self.timeout_s, deadline - time.monotonic())
+            if wait_s <= 0.01:
+                break
             try:
-                async with asyncio.timeout(self.timeout_s):
+                async with asyncio.timeout(wait_s):
                     resp = await self.client.post(self.url, json=body)
             except (TimeoutError, httpx.TimeoutException):
-                failure = BrainFailure("timeout", f"no answer within {self.timeout_s}s")
+                failure = BrainFailure("timeout", f"no answer within {wait_s:.2f}s")
                 continue
             except httpx.HTTPError as exc:
                 failure = BrainFailure("connection_error", f"{type(exc).__name__}: {exc}")
