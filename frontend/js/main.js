@@ -84,7 +84,7 @@ const refreshGraph = throttle(async () => {
   if (!app.graphLive) return; // the user went back in time meanwhile
   showGraph(data, null);
   if (data) renderInsights($("insights"), data.insights, { onSelect: select });
-}, 1000);
+}, () => (graph.nodes.size > 300 ? 5000 : 1000)); // a crowd's graph is big: fetch it less often
 
 for (const k of EDGE_KINDS) {
   const chip = document.createElement("span");

@@ -13,14 +13,15 @@ export function escapeHtml(text) {
   return String(text ?? "").replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch]);
 }
 
-// Run fn at most once per `ms`, always running the last call (trailing edge).
+// Run fn at most once per `ms` (a number, or a function giving it), always running the
+// last call (trailing edge).
 export function throttle(fn, ms) {
   let timer = null;
   let last = 0;
   let pending = null;
   return (...args) => {
     pending = args;
-    const wait = Math.max(0, last + ms - Date.now());
+    const wait = Math.max(0, last + (typeof ms === "function" ? ms() : ms) - Date.now());
     if (timer) return;
     timer = setTimeout(() => {
       timer = null;
