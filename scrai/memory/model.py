@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -15,7 +15,9 @@ KINDS: frozenset[str] = frozenset(
 
 def memory_id(*parts: object) -> str:
     """A deterministic id, so that writing the same memory twice stores it once."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "scrai:memory:" + ":".join(str(p) for p in parts)))
+    # blake2b, not uuid5: a consolidation batch makes tens of thousands of these.
+    key = "scrai:memory:" + ":".join(str(p) for p in parts)
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from scrai.events import Idle, Interact, Move, Speak, WorldStateCommittedEvent
@@ -98,6 +99,13 @@ class Cast:
             return False
 
 
+@lru_cache(maxsize=8192)
+def _words(text: str | None, ids: tuple[str | None, ...]) -> list[str]:
+    # Every observer of an event gets the same keywords: compute them once.
+    # (Callers must not mutate the list; Memory stores it as given.)
+    return keywords(text, ids=ids)
+
+
 def past(verb: str) -> str:
     if verb in _PAST:
         return _PAST[verb]
@@ -159,20 +167,18 @@ def notes_for_event(
     if isinstance(action, Move):
         imp = event_importance("move")
         text = f"I went from {cast.place(before)} to {cast.place(action.to)}."
-        mem = memory(actor, "action", text, imp, keywords(ids=[before, action.to]))
+        mem = memory(actor, "action", text, imp, _words(None, (before, action.to)))
     elif isinstance(action, Speak):
         topics = tokenize(action.text)
         imp = event_importance("speak", relationship=cast.tie(actor, action.to))
         whom = cast.name(action.to) if action.to else "everyone around"
         text = f'At {cast.place(here)} I said to {whom}: "{action.text}"'
-        mem = memory(actor, "conversation", text, imp, keywords(action.text, ids=[action.to, here]))
+        mem = memory(actor, "conversation", text, imp, _words(action.text, (action.to, here)))
     elif isinstance(action, Interact):
         imp = event_importance("interact", contested=_contested(event, action.object_id))
         where = _object_place(cast, event, action.object_id) or here
         text = f"I {past(action.verb)} the {cast.thing(action.object_id)} at {cast.place(where)}."
-        mem = memory(
-            actor, "action", text, imp, keywords(action.verb, ids=[action.object_id, where])
-        )
+        mem = memory(actor, "action", text, imp, _words(action.verb, (action.object_id, where)))
     else:
         assert isinstance(action, Idle)
         imp = event_importance("idle")
@@ -186,6 +192,9 @@ def notes_for_event(
     if isinstance(action, Idle):
         return notes  # someone standing about is in the actor's "with", not a memory
     who = cast.name(actor)
+    if isinstance(action, Interact):  # the same for every observer
+        contested = _contested(event, action.object_id)
+        obj_place = _object_place(cast, event, action.object_id)
     for obs in observers:
         obs_place = places.get(obs)
         tie = cast.tie(obs, actor)
@@ -198,7 +207,7 @@ def notes_for_event(
             if not heard:
                 target = f" to {cast.name(action.to)}" if action.to else ""
                 text, kind = f"I saw {who} talking{target} at {cast.place(here)}.", "observation"
-                words = keywords(ids=[actor, action.to, here])
+                words = _words(None, (actor, action.to, here))
             else:
                 if to_me:
                     text = f'{who} said to me: "{action.text}"'
@@ -206,7 +215,7 @@ def notes_for_event(
                     text = f'I heard {who} say to {cast.name(action.to)}: "{action.text}"'
                 else:
                     text = f'I heard {who} say: "{action.text}"'
-                kind, words = "conversation", keywords(action.text, ids=[actor, action.to, here])
+                kind, words = "conversation", _words(action.text, (actor, action.to, here))
             f_extra = {"k": topics} if heard else {}
             notes.append(
                 Note(
@@ -224,7 +233,7 @@ def notes_for_event(
                 text = f"I saw {who} leave {cast.place(before)} for {cast.place(action.to)}."
             else:
                 text = f"I saw {who} go from {cast.place(before)} to {cast.place(action.to)}."
-            words = keywords(ids=[actor, before, action.to])
+            words = _words(None, (actor, before, action.to))
             notes.append(
                 Note(
                     obs,
@@ -233,15 +242,13 @@ def notes_for_event(
                 )
             )
         elif isinstance(action, Interact):
-            contested = _contested(event, action.object_id)
-            near = obs_place == _object_place(cast, event, action.object_id)
+            near = obs_place == obj_place
             imp = event_importance(
                 "interact", role="observer", contested=contested, relationship=tie, near=near
             )
-            thing = cast.thing(action.object_id)
-            where = _object_place(cast, event, action.object_id) or here
+            thing, where = cast.thing(action.object_id), obj_place or here
             text = f"I saw {who} {action.verb} the {thing} at {cast.place(where)}."
-            words = keywords(action.verb, ids=[actor, action.object_id, where])
+            words = _words(action.verb, (actor, action.object_id, where))
             notes.append(
                 Note(
                     obs,
