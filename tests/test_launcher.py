@@ -1,0 +1,163 @@
+"""``scrai up``: the whole simulation as local processes, and nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis as redis_sync
+
+from scrai.embedded import free_port
+from scrai.keys import Keys
+from scrai.supervise import Child, Supervisor
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def fast_copy(tmp_path: Path) -> Path:
+    """scenarios/default.yml ticking every 50 ms instead of every second."""
+    text = (ROOT / "scenarios" / "default.yml").read_text()
+    assert "tick_interval_s: 1.0" in text
+    path = tmp_path / "town.yml"
+    path.write_text(text.replace("tick_interval_s: 1.0", "tick_interval_s: 0.05"))
+    return path
+
+
+def marked(mark: str) -> list[int]:
+    """Processes whose environment carries ``mark`` (all the run's descendants inherit it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if mark.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def wait_until(cond, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def env_for(subprocess_env: dict[str, str], mark: str) -> dict[str, str]:
+    env = {**subprocess_env, "SCRAI_TEST_RUN_MARK": mark}
+    env.pop("SCRAI_API_TOKEN", None)
+    return env
+
+
+@pytest.mark.slow
+def test_up_runs_n_ticks_then_stops_everything(tmp_path, settings, subprocess_env):
+    mark = uuid.uuid4().hex
+    argv = [
+        sys.executable,
+        "-m",
+        "scrai",
+        "up",
+        str(fast_copy(tmp_path)),
+        "--ticks",
+        "4",
+        "--redis-url",
+        settings.redis_url,
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--port",
+        str(free_port()),
+    ]
+    done = subprocess.run(
+        argv, env=env_for(subprocess_env, mark), capture_output=True, text=True, timeout=110
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "dashboard: http://127.0.0.1:" in done.stdout and "API token: " in done.stdout
+    assert "the world finished its last tick" in done.stdout
+    assert marked(mark) == []  # no process of the run is left
+    keys = Keys(settings.namespace)
+    client = redis_sync.Redis.from_url(settings.redis_url, decode_responses=True)
+    try:  # the data stays in Redis
+        assert client.hget(keys.clock, "last_closed") == "4"
+        assert client.hget(keys.clock, "state") == "finished"
+        kinds = [f["type"] for _, f in client.xrange(keys.committed_events)]
+        assert kinds.count("tick") == 4 and kinds.count("world_state_committed") > 30
+        assert client.hget(keys.agent_mind("lena"), "last_tick") == "4"
+    finally:
+        client.close()
+    logs = {p.name for p in (tmp_path / "data" / "logs").iterdir()}
+    assert {"world.log", "worker-lena.log"} <= logs
+
+
+@pytest.mark.slow
+def test_up_with_a_private_redis_stops_on_ctrl_c(tmp_path, subprocess_env):
+    mark = uuid.uuid4().hex
+    env = env_for(subprocess_env, mark)
+    env.pop("SCRAI_REDIS_URL")
+    argv = [
+        sys.executable,
+        "-m",
+        "scrai",
+        "up",
+        str(fast_copy(tmp_path)),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--port",
+        str(free_port()),
+    ]
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # progress lines until events flow
+            lines.append(line)
+            if "events" in line and "· 0 events" not in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = "".join(lines) + out
+    assert "started a private Redis" in text and "stopping" in text, text
+    assert proc.returncode == 130
+    assert marked(mark) == []  # Redis included: nothing outlives the run
+    assert (tmp_path / "data" / "redis" / "appendonlydir").exists()  # the data stays on disk
+
+
+def test_supervisor_restarts_with_backoff_and_stops_whole_groups(tmp_path):
+    said: list[str] = []
+    sup = Supervisor(said.append)
+    crash = sup.start(
+        Child(
+            "crash",
+            [sys.executable, "-c", "raise SystemExit(3)"],
+            dict(os.environ),
+            tmp_path / "crash.log",
+        )
+    )
+    mark = uuid.uuid4().hex
+    # A child with a grandchild: stopping the child's group must take both.
+    tree = [
+        sys.executable,
+        "-c",
+        "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        " time.sleep(60)",
+    ]
+    sup.start(
+        Child("tree", tree, {**os.environ, "SCRAI_TEST_RUN_MARK": mark}, tmp_path / "tree.log")
+    )
+    wait_until(lambda: bool(sup.poll()) or crash.restarts > 0, 10)
+    assert crash.restarts == 1 and "crash exited with code 3; restarting in 0.5s" in said[0]
+    wait_until(lambda: sup.poll() is not None and crash.restarts >= 2, 10)
+    assert "crash restarted" in said and "restarting in 1.0s" in said[-1]
+    wait_until(lambda: len(marked(mark)) == 2, 10)
+    sup.stop(grace_s=5)
+    assert marked(mark) == [] and crash.done
