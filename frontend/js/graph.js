@@ -10,6 +10,7 @@ export const EDGE_KINDS = [
   { id: "shared_object", label: "shared objects", title: "Used the same object around the same time" },
 ];
 
+const MAX_CROWD_LINKS = 2500;
 const linkKey = (s, t) => (s < t ? `${s}|${t}` : `${t}|${s}`);
 const idOf = (end) => (typeof end === "object" ? end.id : end);
 
@@ -122,6 +123,13 @@ export class SocialGraph {
       link.weight = w;
       link.kinds = l.kinds || {};
       links.push(link);
+    }
+    // A crowd's full graph is a hairball: draw its strongest ties only.
+    const cap = keep.size > 300 ? MAX_CROWD_LINKS : Infinity;
+    this.hiddenLinks = Math.max(0, links.length - cap);
+    if (this.hiddenLinks) {
+      links.sort((a, b) => b.weight - a.weight);
+      links.length = cap;
     }
     if (links.length !== old.size) structural = true;
     this.links = links;

@@ -69,7 +69,9 @@ function showGraph(data, tick) {
   $("graph-empty").hidden = view.nodes.length > 0;
   $("graph").dataset.asOf = tick ?? "live";
   const m = data?.metrics?.graph || data?.metrics || {};
-  const bits = [`${view.nodes.length} people`, `${graph.links.length} ties`];
+  const bits = [`${view.nodes.length} people`, graph.hiddenLinks
+    ? `strongest ${graph.links.length} of ${graph.links.length + graph.hiddenLinks} ties`
+    : `${graph.links.length} ties`];
   if (typeof m.communities === "number") bits.push(`${m.communities} communities`);
   if (typeof m.density === "number") bits.push(`density ${m.density.toFixed(2)}`);
   $("graph-stats").textContent = bits.join(" · ");
@@ -154,6 +156,7 @@ let queue = [];
 function flush() {
   const batch = queue;
   queue = [];
+  const changes = { agents: new Map(), objects: new Map() };
   for (const e of batch) {
     if (e.kind === "tick") {
       interactions.touch(e.tick);
@@ -164,10 +167,11 @@ function flush() {
     if (e.kind === "move") moves.add(e.tick);
     for (const [key, value] of Object.entries(e.payload?.after || {})) {
       const [what, id] = [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)];
-      if (what === "agent" && value?.place) map.moveAgent(id, value.place);
-      if (what === "object") map.setObjectState(id, value);
+      if (what === "agent" && value?.place) changes.agents.set(id, value.place);
+      if (what === "object") changes.objects.set(id, value);
     }
   }
+  map.update(changes);
   log.add(batch);
   interactions.draw();
   moves.draw();

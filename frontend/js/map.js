@@ -31,16 +31,21 @@ export class WorldMap {
     this.layout();
   }
 
-  moveAgent(id, place) {
-    if (!place || this.agentPlace.get(id) === place) return;
-    this.agentPlace.set(id, place);
-    this.drawAgents(true);
-  }
-
-  setObjectState(id, state) {
-    if (!this.objectState) return;
-    this.objectState.set(id, state);
-    this.drawObjects();
+  // Apply a batch of changes ({agents: Map id->place, objects: Map id->state}) in one redraw:
+  // a crowd moves hundreds of agents per tick.
+  update({ agents, objects }) {
+    let moved = false;
+    for (const [id, place] of agents) {
+      if (place && this.agentPlace.get(id) !== place) {
+        this.agentPlace.set(id, place);
+        moved = true;
+      }
+    }
+    if (moved) this.drawAgents(true);
+    if (objects.size && this.objectState) {
+      for (const [id, state] of objects) this.objectState.set(id, state);
+      this.drawObjects();
+    }
   }
 
   setCommunities(map) {
