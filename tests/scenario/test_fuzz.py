@@ -91,6 +91,7 @@ def test_parse_raises_only_scenario_error(text: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1_800)
 @settings(
     max_examples=10_000, deadline=None, database=None, suppress_health_check=list(HealthCheck)
 )
