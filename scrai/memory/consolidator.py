@@ -71,6 +71,7 @@ class MemoryConsolidator:
         self.settings = scenario.memory
         self.store = MemoryStore(redis, keys, scenario.memory)
         self.summaries_written = 0
+        self.memories_written = 0  # queued on committed batches (a failed batch is redone)
         s = settings or Settings()
         self.consumer = Consumer(
             redis,
@@ -153,7 +154,7 @@ class MemoryConsolidator:
                         await consolidate(agent, event.tick)
 
         for agent, mems in memories.items():
-            self.store.queue_add(tx, agent, mems)
+            self.memories_written += self.store.queue_add(tx, agent, mems)
         for agent, p in pending.items():
             key = self.keys.memory_pending(agent)
             if p.cleared:
