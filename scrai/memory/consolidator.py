@@ -10,6 +10,11 @@ restart never writes a memory twice nor loses one.
 
 Triggers, per agent: ``consolidate_every_events`` facts since its last summary,
 or the close of every ``consolidate_every_ticks``-th tick (a :class:`TickEvent`).
+When ticks go back (the world was seeded again, ``scrai up --reseed``), a new run
+has begun: every agent's memory starts over, in the same MULTI/EXEC, and the
+scenario is read again. Replaying a stream that holds several runs therefore ends
+with the memories of the last one.
+
 Run a single instance: the per-batch read of pending state assumes no other
 consolidator writes the same agents at the same time.
 """
@@ -31,6 +36,7 @@ from scrai.memory.model import Memory
 from scrai.memory.narrate import Cast, Fact, notes_for_event, summarize
 from scrai.memory.store import MemoryStore
 from scrai.scenario.model import Scenario
+from scrai.scenario.store import load_scenario
 from scrai.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,6 +58,18 @@ class _Pending:
         return self.stored_count + len(self.new)
 
 
+@dataclass
+class _Batch:
+    """Everything one batch reads, works out and then queues."""
+
+    progress: int  # last tick fully consolidated; -1: none
+    places: dict[str, str | None] = field(default_factory=dict)
+    pending: dict[str, _Pending] = field(default_factory=dict)
+    memories: dict[str, list[Memory]] = field(default_factory=dict)
+    moved: dict[str, str] = field(default_factory=dict)
+    wipe: set[str] = field(default_factory=set)  # agents whose memory a new run erases
+
+
 class MemoryConsolidator:
     """Consumes committed events into memories. ``run(burst=True)`` returns when drained."""
 
@@ -67,9 +85,7 @@ class MemoryConsolidator:
     ) -> None:
         self.redis = redis
         self.keys = keys
-        self.cast = Cast(scenario)
-        self.settings = scenario.memory
-        self.store = MemoryStore(redis, keys, scenario.memory)
+        self._use(scenario)
         self.summaries_written = 0
         self.memories_written = 0  # queued on committed batches (a failed batch is redone)
         s = settings or Settings()
@@ -88,6 +104,11 @@ class MemoryConsolidator:
             max_backoff_s=s.reconnect_max_backoff_s,
         )
 
+    def _use(self, scenario: Scenario) -> None:
+        self.cast = Cast(scenario)
+        self.settings = scenario.memory
+        self.store = MemoryStore(self.redis, self.keys, scenario.memory)
+
     async def run(self, *, burst: bool = False) -> ConsumerStats:
         return await self.consumer.run(burst=burst)
 
@@ -98,64 +119,108 @@ class MemoryConsolidator:
 
     async def handle(self, batch: list[Delivery], tx: Pipeline) -> None:
         """Turn a batch into memories, queued on ``tx`` (the consumer adds the ack)."""
+        state = await self._load(batch)
+        every_events = self.settings.consolidate_every_events
+        for d in batch:
+            event = d.event
+            if event.tick <= state.progress:
+                # Ticks only go back when the world was seeded again: a new run, whose
+                # agents must not remember the last one.
+                await self._start_over(state, event.tick)
+                every_events = self.settings.consolidate_every_events
+            if isinstance(event, WorldStateCommittedEvent):
+                for note in notes_for_event(self.cast, event, state.places):
+                    if note.memory is not None:
+                        state.memories.setdefault(note.agent_id, []).append(note.memory)
+                    if note.fact is not None:
+                        p = state.pending.setdefault(note.agent_id, _Pending(0, []))
+                        p.new.append(note.fact)
+                        if p.count >= every_events:
+                            await self._consolidate(state, note.agent_id, event.tick)
+                after = event.payload.after.get(f"agent:{event.entity_id}", {}).get("place")
+                if isinstance(after, str):
+                    state.places[event.entity_id] = state.moved[event.entity_id] = after
+            elif isinstance(event, TickEvent):
+                state.progress = event.tick
+                if (event.tick + 1) % self.settings.consolidate_every_ticks == 0:
+                    for agent in await self._agents_with_pending(state):
+                        await self._consolidate(state, agent, event.tick)
+        self._queue(state, tx)
+
+    async def _load(self, batch: list[Delivery]) -> _Batch:
+        """What the batch needs from Redis, in one round trip."""
         involved: set[str] = set()
         for d in batch:
             if isinstance(d.event, WorldStateCommittedEvent):
                 involved.add(d.event.entity_id)
                 involved.update(d.event.payload.observers)
         order = sorted(involved)
-        places: dict[str, str | None] = {}
-        pending: dict[str, _Pending] = {}
-        if order:
-            async with self.redis.pipeline(transaction=False) as pipe:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.keys.memory_progress)
+            if order:
                 pipe.hmget(self.keys.memory_places, order)
-                for agent in order:
-                    pipe.llen(self.keys.memory_pending(agent))
-                reply = await pipe.execute()
-            for agent, place in zip(order, reply[0], strict=True):
-                places[agent] = place or self.cast.start_place(agent)
-            for agent, n in zip(order, reply[1:], strict=True):
-                pending[agent] = _Pending(int(n))
-        moved: dict[str, str] = {}
-        memories: dict[str, list[Memory]] = {}
+            for agent in order:
+                pipe.llen(self.keys.memory_pending(agent))
+            reply = await pipe.execute()
+        state = _Batch(progress=int(reply[0]) if reply[0] is not None else -1)
+        if order:
+            for agent, place in zip(order, reply[1], strict=True):
+                state.places[agent] = place or self.cast.start_place(agent)
+            for agent, n in zip(order, reply[2:], strict=True):
+                state.pending[agent] = _Pending(int(n))
+        return state
 
-        async def consolidate(agent: str, tick: int) -> None:
-            p = pending[agent]
-            if p.stored is None:
-                raw = await self.redis.lrange(self.keys.memory_pending(agent), 0, -1)
-                p.stored = [json.loads(r) for r in raw]
-            summary = summarize(self.cast, agent, [*p.stored, *p.new], tick)
-            if summary is not None:
-                memories.setdefault(agent, []).append(summary)
-                self.summaries_written += 1
-            p.stored, p.stored_count, p.new, p.cleared = [], 0, [], True
+    async def _consolidate(self, state: _Batch, agent: str, tick: int) -> None:
+        p = state.pending[agent]
+        if p.stored is None:
+            raw = await self.redis.lrange(self.keys.memory_pending(agent), 0, -1)
+            p.stored = [json.loads(r) for r in raw]
+        summary = summarize(self.cast, agent, [*p.stored, *p.new], tick)
+        if summary is not None:
+            state.memories.setdefault(agent, []).append(summary)
+            self.summaries_written += 1
+        p.stored, p.stored_count, p.new, p.cleared = [], 0, [], True
 
-        closed: int | None = None
-        every_events = self.settings.consolidate_every_events
-        every_ticks = self.settings.consolidate_every_ticks
-        for d in batch:
-            event = d.event
-            if isinstance(event, WorldStateCommittedEvent):
-                for note in notes_for_event(self.cast, event, places):
-                    if note.memory is not None:
-                        memories.setdefault(note.agent_id, []).append(note.memory)
-                    if note.fact is not None:
-                        p = pending[note.agent_id]
-                        p.new.append(note.fact)
-                        if p.count >= every_events:
-                            await consolidate(note.agent_id, event.tick)
-                after = event.payload.after.get(f"agent:{event.entity_id}", {}).get("place")
-                if isinstance(after, str):
-                    places[event.entity_id] = moved[event.entity_id] = after
-            elif isinstance(event, TickEvent):
-                closed = event.tick
-                if (event.tick + 1) % every_ticks == 0:
-                    for agent in await self._agents_with_pending(pending):
-                        await consolidate(agent, event.tick)
+    async def _agents_with_pending(self, state: _Batch) -> list[str]:
+        """Every agent with unsummarised facts: those stored in Redis and those of this batch."""
+        pending = state.pending
+        if not state.wipe:  # after a start-over, what Redis holds is about to be deleted
+            members = await self.redis.smembers(self.keys.memory_pending_agents)
+            missing = sorted(set(members) - set(pending))
+            if missing:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for agent in missing:
+                        pipe.llen(self.keys.memory_pending(agent))
+                    counts = await pipe.execute()
+                for agent, n in zip(missing, counts, strict=True):
+                    pending[agent] = _Pending(int(n))
+        return sorted(a for a, p in pending.items() if p.count)
 
-        for agent, mems in memories.items():
+    async def _start_over(self, state: _Batch, tick: int) -> None:
+        """A new run: forget every agent's memory (queued first on the batch's MULTI)."""
+        scenario = await load_scenario(self.redis, self.keys)
+        old = set(self.cast.agents)
+        if scenario is not None:
+            self._use(scenario)
+        members = await self.redis.smembers(self.keys.memory_pending_agents)
+        state.wipe.update(old, self.cast.agents, members, state.pending)
+        log.info("tick %d after tick %d: a new run; memories start over", tick, state.progress)
+        state.progress = -1
+        state.memories.clear()
+        state.moved.clear()
+        state.places = {a: self.cast.start_place(a) for a in state.places}
+        state.pending = {a: _Pending(0, []) for a in state.pending}
+
+    def _queue(self, state: _Batch, tx: Pipeline) -> None:
+        if state.wipe:
+            for agent in sorted(state.wipe):
+                tx.delete(self.keys.memories(agent), self.keys.memory_pending(agent))
+            tx.delete(
+                self.keys.memory_pending_agents, self.keys.memory_places, self.keys.memory_progress
+            )
+        for agent, mems in state.memories.items():
             self.memories_written += self.store.queue_add(tx, agent, mems)
-        for agent, p in pending.items():
+        for agent, p in state.pending.items():
             key = self.keys.memory_pending(agent)
             if p.cleared:
                 tx.delete(key)
@@ -166,20 +231,7 @@ class MemoryConsolidator:
                     tx.sadd(self.keys.memory_pending_agents, agent)
                 else:
                     tx.srem(self.keys.memory_pending_agents, agent)
-        if moved:
-            tx.hset(self.keys.memory_places, mapping=moved)
-        if closed is not None:  # the TickEvent is the last entry of its tick: all of it is in
-            tx.set(self.keys.memory_progress, closed)
-
-    async def _agents_with_pending(self, pending: dict[str, _Pending]) -> list[str]:
-        """Every agent with unsummarised facts: those stored in Redis and those of this batch."""
-        members = await self.redis.smembers(self.keys.memory_pending_agents)
-        missing = sorted(set(members) - set(pending))
-        if missing:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for agent in missing:
-                    pipe.llen(self.keys.memory_pending(agent))
-                counts = await pipe.execute()
-            for agent, n in zip(missing, counts, strict=True):
-                pending[agent] = _Pending(int(n))
-        return sorted(a for a, p in pending.items() if p.count)
+        if state.moved:
+            tx.hset(self.keys.memory_places, mapping=state.moved)
+        if state.progress >= 0:  # the TickEvent is the last entry of its tick: all of it is in
+            tx.set(self.keys.memory_progress, state.progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import redis.asyncio as aioredis
 
@@ -220,6 +221,40 @@ async def test_recall_through_redis_ranks_by_weighted_score(redis, keys, setting
         scenario.memory.model_copy(update={"importance_weight": 0, "relevance_weight": 0}),
     )
     assert [r.tick for r in await fresh.recall("alice", ["festival"], now_tick=4)] == [3, 2, 1]
+
+
+async def test_a_new_run_starts_memory_over(redis, keys, settings):
+    scenario = village(consolidate_every_events=1000, consolidate_every_ticks=1000)
+    first, second = Log(scenario), Log(scenario)
+    run_1: list[Event] = [
+        first.commit("alice", t, Speak(to="bob", text="Old news"), ["bob"]) for t in (1, 2, 3)
+    ]
+    run_1 += [first.close(3)]
+    await consolidate(redis, keys, settings, scenario, run_1)
+    store = MemoryStore(redis, keys, scenario.memory)
+    assert len(await store.recent("bob", 10)) == 3 and await store.progress() == 3
+
+    # The world is seeded again: ticks start over (new run id, so new event ids).
+    run_2: list[Event] = [second.commit("alice", 1, Speak(to="bob", text="Fresh start"), ["bob"])]
+    run_2[0] = run_2[0].model_copy(update={"event_id": uuid.uuid4()})
+    run_2 += [second.commit("carol", 1, Move(to="bakery"), ["alice", "bob"]), second.close(1)]
+    await consolidate(redis, keys, settings, scenario, run_2)
+    assert [m.text for m in await store.recent("bob", 10)] == [
+        "I saw Carol arrive at the Bakery from the Square.",
+        'Alice said to me: "Fresh start"',
+    ]
+    assert await store.progress() == 1
+    assert await redis.hget(keys.memory_places, "carol") == "bakery"
+    assert [json.loads(f)["e"] for f in await redis.lrange(keys.memory_pending("bob"), 0, -1)] == [
+        str(e.event_id) for e in run_2[:2]
+    ]
+
+    # Replaying the whole stream from the start, the outcome is the same: the last run's.
+    ref = Keys(keys.namespace + "-replay")
+    await consolidate(redis, ref, settings, scenario, run_1 + run_2)
+    assert await redis.zrange(ref.memories("bob"), 0, -1) == await redis.zrange(
+        keys.memories("bob"), 0, -1
+    )
 
 
 async def test_restart_mid_stream_writes_nothing_twice(redis, keys, settings, namespace):
