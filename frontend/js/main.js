@@ -72,7 +72,7 @@ function showGraph(data, tick) {
   const bits = [`${view.nodes.length} people`, graph.hiddenLinks
     ? `strongest ${graph.links.length} of ${graph.links.length + graph.hiddenLinks} ties`
     : `${graph.links.length} ties`];
-  if (typeof m.communities === "number") bits.push(`${m.communities} communities`);
+  if (typeof m.communities === "number") bits.push(`${m.communities} ${m.communities === 1 ? "community" : "communities"}`);
   if (typeof m.density === "number") bits.push(`density ${m.density.toFixed(2)}`);
   $("graph-stats").textContent = bits.join(" · ");
 }
@@ -131,7 +131,30 @@ $("time").addEventListener("input", () => {
   $("time-label").textContent = `as of tick ${tick}`;
   showHistory(tick);
 });
-$("btn-live").onclick = () => setLive(true);
+$("btn-live").onclick = () => { stopReplay(); setLive(true); };
+
+// Replay: walk the slider from the start to now, about thirty frames, then go live again.
+let replayTimer = null;
+function stopReplay() {
+  clearInterval(replayTimer);
+  replayTimer = null;
+  $("btn-replay").textContent = "▷ Replay";
+}
+$("btn-replay").onclick = () => {
+  if (replayTimer) return stopReplay();
+  const end = Number($("time").max);
+  if (!app.hasAnalytics || end < 2) return toast("Nothing to replay yet — wait for a few ticks.");
+  const step = Math.max(1, Math.round(end / 30));
+  let tick = 0;
+  $("btn-replay").textContent = "■ Stop";
+  replayTimer = setInterval(() => {
+    tick = Math.min(end, tick + step);
+    $("time").value = tick;
+    $("time").dispatchEvent(new Event("input"));
+    if (tick >= end) stopReplay();
+  }, 700);
+};
+$("time").addEventListener("pointerdown", stopReplay);
 
 // -- the inspector ----------------------------------------------------------------------
 const refreshInspector = throttle(async () => {

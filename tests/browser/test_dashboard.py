@@ -145,4 +145,13 @@ def test_time_slider_shows_an_earlier_graph(page: Page, run: Run) -> None:
 
     pg.click("#btn-live")  # type: ignore[attr-defined]
     pg.wait_for_selector("#graph[data-as-of='live']")  # type: ignore[attr-defined]
+
+    # Replay walks the history forward from the start.
+    pg.click("#btn-replay")  # type: ignore[attr-defined]
+    pg.wait_for_function(  # type: ignore[attr-defined]
+        "/^\\d+$/.test(document.getElementById('graph').dataset.asOf)"
+    )
+    assert int(pg.get_attribute("#graph", "data-as-of")) < run.api("/api/simulation")["tick"]  # type: ignore[attr-defined]
+    pg.click("#btn-live")  # type: ignore[attr-defined]
+    pg.wait_for_selector("#graph[data-as-of='live']")  # type: ignore[attr-defined]
     assert page.errors == []
