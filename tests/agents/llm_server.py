@@ -10,13 +10,19 @@ test's own event loop with no extra dependency. ``mode`` picks the behaviour:
 - ``flaky``: HTTP 500 on the first request, then ``good``
 - ``nonsense``: prose with no JSON
 - ``invalid``: valid JSON naming a place that does not exist
+- ``pick``: a valid action chosen from the prompt itself (a stand-in model for whole runs)
+
+``python -m tests.agents.llm_server --port N --mode pick`` serves until Ctrl-C.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
+import re
 from typing import Any
 
 USAGE = {"prompt_tokens": 120, "completion_tokens": 18, "total_tokens": 138}
@@ -93,6 +99,8 @@ class ChatServer:
             usage = None
         elif mode == "nonsense":
             content = "I think I would rather go for a long walk by the river and ponder life."
+        elif mode == "pick":
+            content = json.dumps(pick(self.bodies[-1]["messages"][-1]["content"]))
         elif mode == "invalid":
             content = json.dumps({"action": {"kind": "move", "to": "atlantis"}, "reason": "myth"})
         else:
@@ -123,3 +131,41 @@ class ChatServer:
             + data
         )
         await writer.drain()
+
+
+def pick(prompt: str) -> dict[str, Any]:
+    """A deterministic, valid answer to a prompt: move, greet someone nearby, or rest."""
+    places = re.findall(r"(\S+) \(", prompt.split("You can go to: ", 1)[-1].split("\n", 1)[0])
+    agents = re.findall(
+        r"^- (\S+) \(", prompt.split("Agents nearby:", 1)[-1].split("Objects", 1)[0], re.MULTILINE
+    )
+    roll = int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % 3
+    if roll == 0 and places:
+        return {"action": {"kind": "move", "to": places[0]}, "reason": "somewhere new"}
+    if roll == 1 and agents:
+        return {
+            "action": {"kind": "speak", "to": agents[0], "text": "Good day!"},
+            "reason": "manners",
+        }
+    return {"action": {"kind": "idle", "reason": "resting"}, "reason": "tired"}
+
+
+async def _serve_forever(port: int, mode: str) -> None:
+    server = ChatServer()
+    server.mode = mode
+    server._server = await asyncio.start_server(server._serve, "127.0.0.1", port)
+    server.port = server._server.sockets[0].getsockname()[1]
+    print(f"serving {server.base_url} in mode {mode}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.aclose()
+
+
+if __name__ == "__main__":
+    cli = argparse.ArgumentParser(description="A loopback OpenAI-compatible chat server.")
+    cli.add_argument("--port", type=int, default=0)
+    cli.add_argument("--mode", default="pick")
+    opts = cli.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_forever(opts.port, opts.mode))

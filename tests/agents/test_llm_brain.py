@@ -301,3 +301,12 @@ async def test_the_scenario_factory_builds_it_from_the_environment(
         assert fallback.brain == "llm-fallback" and fallback.trace["fallback_reason"] == "http_500"
     finally:
         await brain.aclose()
+
+
+async def test_a_model_answering_from_the_prompt_is_always_obeyed(server, make_brain):
+    server.mode = "pick"  # chooses among the places and agents the prompt lists
+    brain = make_brain()
+    decisions = [await brain.decide(context(tick=t)) for t in range(20, 32)]
+    assert {d.brain for d in decisions} == {"llm"}
+    assert {d.action.kind for d in decisions} == {"move", "speak", "idle"}
+    assert brain.tokens_total == 12 * USAGE["total_tokens"]
