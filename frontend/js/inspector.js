@@ -77,10 +77,48 @@ function goals(agent, mind) {
   const list = Array.isArray(mind.goals) && mind.goals.length ? mind.goals : agent.goals || [];
   if (!list.length) return "";
   return `<h4>Goals</h4><ul class="plan">${list.map((g) => `<li class="${g.status === "achieved" ? "done" : ""}">${escapeHtml(g.description)}` +
-    ` <span class="muted">(${escapeHtml(g.status || g.kind)}${g.blocked_because ? `, blocked: ${escapeHtml(g.blocked_because)}` : ""})</span></li>`).join("")}</ul>`;
+    ` <span class="muted">(${escapeHtml(g.status || g.kind)}${g.blocked_because && g.status !== "achieved" ? `, blocked: ${escapeHtml(g.blocked_because)}` : ""})</span></li>`).join("")}</ul>`;
 }
 
-export function renderAgent(el, agent, { community, ties }) {
+const KIND_LABEL = { proximity: "near", conversation: "talked", shared_object: "shared objects" };
+
+function tieKinds(kinds) {
+  return Object.entries(kinds || {})
+    .map(([k, v]) => [k, typeof v === "number" ? v : +(v?.weight ?? 0)])
+    .filter(([, w]) => w > 0.005)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, w]) => `${KIND_LABEL[k] || k} ${w.toFixed(1)}`)
+    .join(", ");
+}
+
+// What the analytics knows about this agent (GET /api/analytics/agents/{id}), when it has seen them.
+function socialSection(social) {
+  if (!social) return "";
+  const m = social.metrics || {};
+  const mv = social.movement || {};
+  const dwell = Object.entries(mv.dwell || {}).sort((a, b) => b[1] - a[1]).slice(0, 3);
+  const insights = (social.insights || []).slice(0, 4);
+  return `<h4>In the social graph</h4><dl class="kv">
+      <dt>community</dt><dd>${m.community ?? "—"}</dd>
+      <dt>ties</dt><dd>${m.degree ?? 0} · strength ${fmt(+(m.strength ?? 0))} · betweenness ${(+(m.betweenness ?? 0)).toFixed(3)}</dd>
+      ${mv.moves !== undefined ? `<dt>moved</dt><dd>${mv.moves} times, ${fmt(+(mv.distance ?? 0))} units</dd>` : ""}
+      ${dwell.length ? `<dt>spends time</dt><dd>${dwell.map(([p, t]) => `${escapeHtml(placeName(p))} (${t})`).join(", ")}</dd>` : ""}
+    </dl>
+    ${insights.length ? `<ul class="plan">${insights.map((i) => `<li>${escapeHtml(i.title)} <span class="muted">t${i.tick}</span></li>`).join("")}</ul>` : ""}`;
+}
+
+function tiesSection(ties, social) {
+  const list = social?.ties?.length
+    ? social.ties.map((t) => ({ other: t.other, weight: t.weight, kinds: t.kinds, evidence: (t.evidence || []).length, first: t.first_tick }))
+    : ties;
+  if (!list.length) return `<h4>Closest ties</h4><p class="muted">No ties yet.</p>`;
+  return `<h4>Closest ties</h4><ul class="ties">${list.slice(0, 6).map((t) =>
+    `<li title="${escapeHtml(tieKinds(t.kinds))}${t.evidence ? ` — ${t.evidence} events as evidence` : ""}${t.first !== undefined ? `, since tick ${t.first}` : ""}">` +
+    `<span><span class="who" data-agent="${escapeHtml(t.other)}">${escapeHtml(agentName(t.other))}</span> <span class="muted small">${escapeHtml(tieKinds(t.kinds))}</span></span>` +
+    `<span class="muted">${t.weight.toFixed(2)}</span></li>`).join("")}</ul>`;
+}
+
+export function renderAgent(el, agent, { community, ties, social }) {
   const state = agent.state || {};
   const mind = agent.mind || {};
   const plan = Array.isArray(mind.plan) ? mind.plan : [];
@@ -103,7 +141,8 @@ export function renderAgent(el, agent, { community, ties }) {
       mind.plan_step ? `<p>${escapeHtml(stepText(mind.plan_step))}</p>` : `<p class="muted">No plan yet.</p>`}
     ${goals(agent, mind)}
     ${feelings(mind.relationships)}
-    <h4>Closest ties</h4>${ties.length ? `<ul class="ties">${ties.slice(0, 6).map((t) => `<li><span class="who" data-agent="${escapeHtml(t.other)}">${escapeHtml(agentName(t.other))}</span><span class="muted">${t.weight.toFixed(2)}</span></li>`).join("")}</ul>` : `<p class="muted">No ties yet.</p>`}
+    ${tiesSection(ties, social)}
+    ${socialSection(social)}
     <h4>Recent memories</h4>${memories?.length ? `<ul class="memories">${memories.map((m) => `<li>${memoryText(m)}</li>`).join("")}</ul>` : `<p class="muted">Nothing remembered yet.</p>`}
     <h4>Traits</h4>${bars(agent.traits, { cls: "trait" })}
     ${agent.relationships?.length ? `<h4>Relationships (scenario)</h4><ul class="ties">${agent.relationships.map((r) => `<li><span class="who" data-agent="${escapeHtml(r.target)}">${escapeHtml(agentName(r.target))}</span><span class="muted">${escapeHtml(r.kind)} ${fmt(r.strength)}</span></li>`).join("")}</ul>` : ""}

@@ -17,6 +17,7 @@ const app = {
   sim: null,
   world: null,
   hasAnalytics: false,
+  analyticsIds: new Set(), // agents the analytics has a node for
   graphLive: true,
   graphTick: null,
   selected: null,
@@ -84,6 +85,7 @@ const refreshGraph = throttle(async () => {
     try { data = await getJSON("/api/analytics"); } catch { data = null; }
   }
   if (!app.graphLive) return; // the user went back in time meanwhile
+  if (data) app.analyticsIds = new Set(data.nodes.map((n) => n.id));
   showGraph(data, null);
   if (data) renderInsights($("insights"), data.insights, { onSelect: select });
 }, () => (graph.nodes.size > 300 ? 5000 : 1000)); // a crowd's graph is big: fetch it less often
@@ -157,14 +159,31 @@ $("btn-replay").onclick = () => {
 $("time").addEventListener("pointerdown", stopReplay);
 
 // -- the inspector ----------------------------------------------------------------------
+// The analytics' view of one agent reads every tie it has: fetched on selection, then now and then.
+const social = { id: null, at: 0, data: null };
+async function socialOf(id) {
+  if (!app.hasAnalytics || !app.analyticsIds.has(id)) return null;
+  if (social.id === id && Date.now() - social.at < 5000) return social.data;
+  try {
+    social.data = await getJSON(`/api/analytics/agents/${encodeURIComponent(id)}`);
+  } catch {
+    social.data = null;
+  }
+  Object.assign(social, { id, at: Date.now() });
+  return social.data;
+}
+
 const refreshInspector = throttle(async () => {
   const id = app.selected;
   if (!id) return;
   try {
-    const agent = await getJSON(`/api/agents/${encodeURIComponent(id)}`, { memories: 8 });
+    const [agent, seen] = await Promise.all([
+      getJSON(`/api/agents/${encodeURIComponent(id)}`, { memories: 8 }),
+      socialOf(id),
+    ]);
     if (app.selected !== id) return;
     $("inspector-name").textContent = agent.name;
-    renderAgent($("inspector"), agent, { community: graph.communities().get(id), ties: graph.ties(id) });
+    renderAgent($("inspector"), agent, { community: graph.communities().get(id), ties: graph.ties(id), social: seen });
   } catch (err) {
     $("inspector").innerHTML = `<p class="empty">Could not load ${id}: ${err.message}</p>`;
   }
