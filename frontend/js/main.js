@@ -214,6 +214,8 @@ function flush() {
     }
   }
   map.update(changes);
+  const closed = d3.max(batch, (e) => (e.kind === "tick" ? e.tick : undefined));
+  if (closed !== undefined) map.setClosedTick(closed);
   log.add(batch);
   interactions.draw();
   moves.draw();

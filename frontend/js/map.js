@@ -14,6 +14,7 @@ export class WorldMap {
     this.agentPlace = new Map();
     this.community = new Map();
     this.selected = null;
+    this.closedTick = -1;
     this.root = this.svg.append("g");
     this.roads = this.root.append("g");
     this.places = this.root.append("g");
@@ -46,6 +47,12 @@ export class WorldMap {
       for (const [id, state] of objects) this.objectState.set(id, state);
       this.drawObjects();
     }
+  }
+
+  setClosedTick(tick) {
+    if (tick === this.closedTick) return;
+    this.closedTick = tick;
+    this.drawObjects();
   }
 
   setCommunities(map) {
@@ -148,7 +155,8 @@ export class WorldMap {
       return e;
     });
     g.attr("transform", (d) => `translate(${d.x},${d.y})`)
-      .classed("used", (d) => (d.state.users || []).length > 0);
+      // Highlighted while in use: someone used it in the last closed tick.
+      .classed("used", (d) => (d.state.users || []).length > 0 && (d.state.users_tick ?? -1) >= this.closedTick);
     g.select("title").text((d) => {
       const s = d.state;
       const stock = s.resource === null || s.resource === undefined ? "" : `, stock ${(+s.resource).toFixed(1)}${d.max_resource ? `/${d.max_resource}` : ""}`;
