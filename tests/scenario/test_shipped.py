@@ -96,7 +96,7 @@ def test_cli_validates_every_shipped_scenario() -> None:
     assert result.stdout.splitlines() == [
         "scenarios/default.yml: ok: 'Millbrook': 10 places, 8 objects, 10 agents",
         "scenarios/smallville.yml: ok: 'Smallville': 14 places, 12 objects, 25 agents",
-        "scenarios/crowd.yml: ok: 'Crowd': 102 places, 7 objects, 1052 agents",
+        "scenarios/crowd.yml: ok: 'Crowd': 102 places, 8 objects, 1052 agents",
     ]
 
 
