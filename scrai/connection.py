@@ -2,11 +2,62 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlparse
+
 import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from scrai.settings import Settings
+
+try:
+    import hiredis
+except ImportError:  # pragma: no cover - hiredis is a dependency; stay correct without it
+    hiredis = None
+
+
+class _HiredisPacking:
+    """Pack commands with hiredis (C) instead of redis-py's asyncio packer (Python).
+
+    redis-py's asyncio connection encodes every argument in Python; a consumer batch
+    sends thousands (event ids to check, mark and ack), which made packing a fifth of
+    a consumer's CPU. hiredis produces the same bytes; anything it refuses (bool,
+    None, unencodable text) goes to redis-py's packer, which raises its usual error.
+    """
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if hiredis is not None:
+            command = args[0]
+            if isinstance(command, str):
+                args = (*command.encode().split(), *args[1:])
+            elif isinstance(command, bytes) and b" " in command:
+                args = (*command.split(), *args[1:])
+            try:
+                return [hiredis.pack_command(args)]
+            except (TypeError, UnicodeError):
+                pass
+        return super().pack_command(*args)  # type: ignore[misc]
+
+
+class FastConnection(_HiredisPacking, Connection):
+    pass
+
+
+class FastUnixConnection(_HiredisPacking, UnixDomainSocketConnection):
+    pass
+
+
+class FastSSLConnection(_HiredisPacking, SSLConnection):
+    pass
+
+
+_CONNECTION_CLASSES = {
+    "redis": FastConnection,
+    "unix": FastUnixConnection,
+    "rediss": FastSSLConnection,
+}
 
 
 def connect(settings: Settings, *, block_ms: int | None = None) -> aioredis.Redis:
@@ -18,6 +69,10 @@ def connect(settings: Settings, *, block_ms: int | None = None) -> aioredis.Redi
     if not settings.redis_url:
         raise RuntimeError("SCRAI_REDIS_URL is not set (scrai up starts an embedded server)")
     socket_timeout = 10.0 + (block_ms or 0) / 1000
+    options: dict[str, Any] = {}
+    connection_class = _CONNECTION_CLASSES.get(urlparse(settings.redis_url).scheme)
+    if connection_class is not None:
+        options["connection_class"] = connection_class
     return aioredis.Redis.from_url(
         settings.redis_url,
         decode_responses=True,
@@ -27,4 +82,5 @@ def connect(settings: Settings, *, block_ms: int | None = None) -> aioredis.Redi
         # Retries here cover a single dropped connection; consumers add their own
         # capped backoff around whole loops for a server that is gone for longer.
         retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=2),
+        **options,
     )

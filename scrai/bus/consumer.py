@@ -271,6 +271,7 @@ class Consumer:
     # -- handling ----------------------------------------------------------------------
 
     async def handle(self, entries: list[Entry]) -> None:
+        """Validate, dedupe and apply one batch; its effects and acks commit together."""
         self.stats.batches += 1
         deliveries: list[Delivery] = []
         dead: list[tuple[str, dict[str, str], str, str]] = []
@@ -282,13 +283,14 @@ class Consumer:
             except EventError as exc:
                 dead.append((stream_id, fields, exc.reason, str(exc)))
 
-        fresh, duplicates = await self._split_seen(deliveries)
+        fresh, fresh_ids, duplicates = await self._split_seen(deliveries)
         ids = [stream_id for stream_id, _ in entries]
         try:
-            await self._commit(fresh, ids, dead)
-            self._failing.difference_update(ids)
+            await self._commit(fresh, fresh_ids, ids, dead)
+            if self._failing:
+                self._failing.difference_update(ids)
             self.stats.handled += len(fresh)
-            self.stats.duplicates += len(duplicates)
+            self.stats.duplicates += duplicates
             self.stats.dead_lettered += len(dead)
         except TRANSIENT:
             raise
@@ -302,32 +304,29 @@ class Consumer:
 
     async def _split_seen(
         self, deliveries: list[Delivery]
-    ) -> tuple[list[Delivery], list[Delivery]]:
+    ) -> tuple[list[Delivery], list[str], int]:
+        """The deliveries not applied before (with their event ids), and how many were."""
         if not deliveries:
-            return [], []
-        seen: set[str] = set()
-        if self.dedupe:
-            scores = await self.redis.zmscore(
-                self._seen_key, [str(d.event.event_id) for d in deliveries]
-            )
-            seen = {
-                str(d.event.event_id)
-                for d, s in zip(deliveries, scores, strict=True)
-                if s is not None
-            }
-        fresh, dups = [], []
-        for d in deliveries:
-            eid = str(d.event.event_id)
-            if eid in seen:
-                dups.append(d)
-            else:
-                seen.add(eid)  # a second copy inside the same batch is a duplicate too
-                fresh.append(d)
-        return fresh, dups
+            return [], [], 0
+        event_ids = [str(d.event.event_id) for d in deliveries]
+        if not self.dedupe:
+            return deliveries, event_ids, 0
+        scores = await self.redis.zmscore(self._seen_key, event_ids)
+        fresh: list[Delivery] = []
+        fresh_ids: list[str] = []
+        batch_ids: set[str] = set()
+        for delivery, event_id, score in zip(deliveries, event_ids, scores, strict=True):
+            # A second copy inside the same batch is a duplicate too.
+            if score is None and event_id not in batch_ids:
+                batch_ids.add(event_id)
+                fresh.append(delivery)
+                fresh_ids.append(event_id)
+        return fresh, fresh_ids, len(deliveries) - len(fresh)
 
     async def _commit(
         self,
         fresh: list[Delivery],
+        fresh_ids: list[str],
         ids: list[str],
         dead: list[tuple[str, dict[str, str], str, str]],
     ) -> None:
@@ -335,13 +334,17 @@ class Consumer:
             if fresh:
                 await self.handler(fresh, tx)
                 if self.dedupe:
-                    now = time.time()
-                    tx.zadd(self._seen_key, {str(d.event.event_id): now for d in fresh})
+                    # Whole seconds are precise enough for the dedupe window's trimming.
+                    now = int(time.time())
+                    args: list[object] = []
+                    for event_id in fresh_ids:
+                        args += (now, event_id)
+                    tx.execute_command("ZADD", self._seen_key, *args)
             for stream_id, fields, reason, message in dead:
                 self._queue_dead_letter(tx, stream_id, fields, reason, message)
             if ids:
                 tx.xack(self.stream, self.group, *ids)
-                recovered = self._failing.intersection(ids)
+                recovered = self._failing.intersection(ids) if self._failing else None
                 if recovered:
                     tx.hdel(self._failures_key, *recovered)
             await tx.execute()

@@ -1,0 +1,63 @@
+"""``python -m bench NAME [NAME...] | all [--json] [--out FILE]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from bench.common import Figure, emit, write_json
+
+# In the order ``all`` runs them; ``all`` skips the ones not written yet.
+KNOWN = ["bus", "world", "agents", "analytics", "spawn", "e2e", "scale"]
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def available() -> list[str]:
+    return [name for name in KNOWN if importlib.util.find_spec(f"bench.{name}") is not None]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # First pass: which benchmarks, so only their modules are imported (some are heavy).
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("names", nargs="*")
+    known, _ = pre.parse_known_args(argv)
+    names = known.names or []
+    if "all" in names:
+        names = available()
+    unknown = [n for n in names if importlib.util.find_spec(f"bench.{n}") is None]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; have: {', '.join(available())}")
+        return 2
+
+    modules: dict[str, ModuleType] = {n: importlib.import_module(f"bench.{n}") for n in names}
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="+", help=f"benchmarks, or all ({', '.join(available())})")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line per figure")
+    parser.add_argument("--out", type=Path, help="also write every figure to this JSON file")
+    for module in modules.values():
+        if hasattr(module, "add_arguments"):
+            module.add_arguments(parser)
+    args = parser.parse_args(argv)
+    if args.out is None and "all" in args.names:
+        args.out = DEFAULT_OUT
+
+    results: dict[str, list[Figure]] = {}
+    for name, module in modules.items():
+        figures = asyncio.run(module.run(args))
+        results[name] = figures
+        emit(figures, args.json, title=name)
+    if args.out:
+        write_json(args.out, results)
+        if not args.json:
+            print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
