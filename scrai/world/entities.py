@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from scrai.scenario.model import ObjectRules
+import orjson
 
-_COMPACT = {"separators": (",", ":")}
+from scrai.scenario.model import ObjectRules
 
 
 @dataclass(slots=True)
@@ -34,7 +34,7 @@ class AgentState:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), **_COMPACT)  # type: ignore[arg-type]
+        return orjson.dumps(self.to_dict()).decode()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentState:
@@ -94,7 +94,7 @@ class ObjectState:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), **_COMPACT)  # type: ignore[arg-type]
+        return orjson.dumps(self.to_dict()).decode()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ObjectState:

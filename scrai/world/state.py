@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 
 from scrai.events import ActionEvent, EventError, parse_event
@@ -85,7 +86,7 @@ async def load_clock(redis: aioredis.Redis, keys: Keys) -> Clock | None:
 
 
 def encode_staged(event: ActionEvent) -> str:
-    return json.dumps(event.to_fields(), separators=(",", ":"))
+    return orjson.dumps(event.to_fields()).decode()
 
 
 async def load_staged(redis: aioredis.Redis, keys: Keys, tick: int) -> dict[str, ActionEvent]:
