@@ -87,9 +87,9 @@ def test_up_runs_one_container_per_agent_and_the_simulation(
     assert redis.xlen(KEYS.committed_events) > len(AGENTS)
 
     def graph() -> dict[str, Any]:
-        response = httpx.get(f"http://127.0.0.1:{stack.api_port}/api/analytics/graph", timeout=10)
+        response = httpx.get(f"http://127.0.0.1:{stack.api_port}/api/analytics", timeout=10)
         body = response.json() if response.status_code == 200 else {}
-        return body if body.get("nodes") and body.get("links", body.get("edges")) else {}
+        return body if body.get("nodes") and body.get("links") else {}
 
     body = wait_until(graph, 120, "a non-empty social graph\n" + stack.logs("analytics", "api"))
     assert {n["id"] for n in body["nodes"]} <= set(AGENTS)
