@@ -173,7 +173,11 @@ def rank(
     weights: Weights,
     k: int | None = None,
 ) -> list[Scored]:
-    """Memories by weighted score, best first (ties: newer, then id, for determinism)."""
+    """Memories by weighted score, best first.
+
+    Ties go to the newer, then by text: never by id, which derives from event ids that
+    embed the run id, so that a replay of the same run recalls in the same order.
+    """
     if not memories:
         return []
     rec = min_max([decay ** max(0, now_tick - m.tick) for m in memories])
@@ -189,5 +193,5 @@ def rank(
         )
         for m, r, i, v in zip(memories, rec, imp, rel, strict=True)
     ]
-    scored.sort(key=lambda s: (-s.score, -s.memory.tick, s.memory.id))
+    scored.sort(key=lambda s: (-s.score, -s.memory.tick, s.memory.text, s.memory.id))
     return scored if k is None else scored[:k]

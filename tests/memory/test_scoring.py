@@ -64,6 +64,21 @@ def test_rank_with_hand_computed_scores():
     ]
 
 
+def test_ties_are_broken_by_content_not_by_run_specific_ids():
+    a = Memory("zzz", "alice", 3, "observation", "I saw Ivo talking.", 3, ["ivo"])
+    b = Memory("aaa", "alice", 3, "observation", "I saw Clara talking.", 3, ["clara"])
+    assert [s.memory.text for s in rank([a, b], ["x"], 5, decay=0.9, weights=Weights())] == [
+        "I saw Clara talking.",
+        "I saw Ivo talking.",
+    ]
+    b2 = Memory("zzzz", "alice", 3, "observation", "I saw Clara talking.", 3, ["clara"])
+    a2 = Memory("0000", "alice", 3, "observation", "I saw Ivo talking.", 3, ["ivo"])
+    assert [s.memory.text for s in rank([a2, b2], ["x"], 5, decay=0.9, weights=Weights())] == [
+        "I saw Clara talking.",
+        "I saw Ivo talking.",
+    ]
+
+
 def test_importance_heuristics_order():
     speech_to_friend = event_importance("speak", relationship="friend")
     contested = event_importance("interact", contested=True)

@@ -164,7 +164,7 @@ class LLMBrain:
                 content, tokens, attempts = await self._complete(messages)
                 trace.update(cache="miss", attempts=attempts)
                 trace["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
-                await self._cache_put(key, content, tokens)
+                await self._cache_put(key, messages, content, tokens)
             action, reason = self.parse(content, ctx, tokens)
         except BrainFailure as failure:
             return await self._fall_back(ctx, failure, trace, tokens or failure.tokens)
@@ -243,10 +243,19 @@ class LLMBrain:
             return None
         return json.loads(raw) if raw else None
 
-    async def _cache_put(self, key: str, content: str, tokens: int) -> None:
+    async def _cache_put(
+        self, key: str, messages: list[dict[str, str]], content: str, tokens: int
+    ) -> None:
         if self.redis is None:
             return
-        entry = {"content": content, "tokens": tokens, "model": self.model, "at": time.time()}
+        # The prompt is kept beside the answer: what the model was asked is part of the record.
+        entry = {
+            "content": content,
+            "tokens": tokens,
+            "model": self.model,
+            "at": time.time(),
+            "messages": messages,
+        }
         try:
             await self.redis.hset(self.keys.llm_cache, key, json.dumps(entry))
         except RedisError as exc:
