@@ -114,6 +114,8 @@ def check_references(scenario: Scenario, expanded: Scenario) -> list[Finding]:
     ids = _collect(scenario)
     out = list(ids.findings)
     world = scenario.world
+    if not expanded.world.places:
+        out.append((("world", "places"), "a world needs at least one place (or a grid)"))
     for i, p in enumerate(world.places):
         for j, n in enumerate(p.neighbors):
             loc: Loc = ("world", "places", i, "neighbors", j)

@@ -195,6 +195,11 @@ CASES: list[tuple[str, Callable[[], str], str]] = [
         "the limit is 2,097,152 (2 MiB)",
     ),
     (
+        "no places",
+        text("name: n\nworld: {}\n"),
+        "t.yml:2: world.places: a world needs at least one place (or a grid)",
+    ),
+    (
         "top level is a list",
         text("- a\n- b\n"),
         "t.yml:1: the top level must be a mapping, not a list",
