@@ -8,6 +8,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from scrai import __version__
@@ -56,11 +58,24 @@ def create_app(
         version=__version__,
         summary="Watch and steer a ScrAI simulation: world, agents, events, social graph.",
         lifespan=lifespan,
+        # The docs page's scripts are vendored (frontend/vendor): it works with no network.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.scenarios_dir = scenarios_dir or ROOT / "scenarios"
     app.state.scenario_summaries = {}
     app.state.live_heartbeat_s = live_heartbeat_s
     app.state.control_limit = RateLimit(rate_per_s=control_rate_per_s, burst=control_burst)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="ScrAI API",
+            swagger_js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="data:,",
+        )
 
     for module in (simulation, agents, world, events, scenarios, live, metrics, health):
         app.include_router(module.router)

@@ -176,6 +176,13 @@ async def test_dashboard_is_served(client: httpx.AsyncClient) -> None:
     assert d3.status_code == 200 and "d3js.org v7" in d3.text[:200]
 
 
+async def test_docs_page_needs_no_network(client: httpx.AsyncClient) -> None:
+    page = (await client.get("/docs")).text
+    assert "/vendor/swagger-ui/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert (await client.get(f"/vendor/swagger-ui/{asset}")).status_code == 200
+
+
 async def test_openapi_lists_every_resource(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     for path in (

@@ -155,3 +155,11 @@ def test_time_slider_shows_an_earlier_graph(page: Page, run: Run) -> None:
     pg.click("#btn-live")  # type: ignore[attr-defined]
     pg.wait_for_selector("#graph[data-as-of='live']")  # type: ignore[attr-defined]
     assert page.errors == []
+
+
+def test_api_docs_render_offline(page: Page, run: Run) -> None:
+    pg = page.page
+    pg.goto(f"{run.base}/docs")  # type: ignore[attr-defined]
+    pg.wait_for_selector(".opblock-summary-path[data-path='/api/simulation/pause']")  # type: ignore[attr-defined]
+    page.shot("07-api-docs")
+    assert page.errors == []
