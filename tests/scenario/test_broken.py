@@ -271,6 +271,14 @@ CASES: list[tuple[str, Callable[[], str], str]] = [
         "t.yml:29: templates[0].archetype: duplicate id 'v-1' (already used by agents[1].id)",
     ),
     (
+        "cast too big to expand",
+        lambda: (
+            BASE
+            + "templates:\n  - {archetype: a, count: 60000}\n  - {archetype: b, count: 60000}\n"
+        ),
+        "t.yml:28: templates: 120,002 agents in all; the limit is 100,000",
+    ),
+    (
         "start over capacity",
         lambda: BASE + "templates:\n  - {archetype: v, count: 3, places: [home]}\n",
         "t.yml:8: world.places[0].capacity: 4 agents start in 'home' but its capacity is 2",
