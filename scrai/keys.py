@@ -35,7 +35,10 @@ class Keys:
 
     # -- consumer bookkeeping ----------------------------------------------------
     def seen(self, stream: str, group: str) -> str:
-        """Sorted set of event ids a group has applied (score: when), for idempotency."""
+        """Sorted set of event ids a group has applied (score: when), for idempotency.
+
+        Members are the 16 raw bytes of each event's UUID (``event_id.bytes``).
+        """
         return f"{stream}:seen:{group}"
 
     def failures(self, stream: str, group: str) -> str:
