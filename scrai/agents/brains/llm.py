@@ -130,6 +130,9 @@ class LLMBrain:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self.client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(self.timeout_s))
+        httpx_log = logging.getLogger("httpx")
+        if httpx_log.level == logging.NOTSET:  # one INFO line per call floods a worker's log
+            httpx_log.setLevel(logging.WARNING)
         self.objects = {o.id: o for o in scenario.world.objects}
         self.places = {p.id: p for p in scenario.world.places}
         self.names = {a.id: a.name for a in scenario.agents}
