@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     # Spawner (``python -m spawner``): which backend runs the workers and how.
     spawner_backend: Literal["process", "docker", "swarm"] = "process"
     # Scenario file the spawner (and ``docker compose up``) starts; plain ``SCENARIO`` works too.
-    scenario: str | None = Field(default=None, validation_alias=AliasChoices("SCENARIO", "SCRAI_SCENARIO"))
+    scenario: str | None = Field(
+        default=None, validation_alias=AliasChoices("SCENARIO", "SCRAI_SCENARIO")
+    )
     image: str = "scrai:latest"  # the ScrAI image worker containers run
     docker_network: str | None = None  # unset: the spawner's own container's network
     # Redis URL handed to workers when it differs from the spawner's own (e.g. host vs. network).
@@ -64,6 +66,8 @@ class Settings(BaseSettings):
     worker_cpus: float = Field(default=0.5, gt=0)
     worker_labels: dict[str, str] = Field(default_factory=dict)  # extra labels on every worker
     spawner_reconcile_interval_s: float = Field(default=1.0, gt=0)
+    # Agents per worker: 1 is one worker per agent; more multiplexes a large cast in shards.
+    spawner_agents_per_worker: int = Field(default=1, ge=1)
     spawner_backoff_base_s: float = Field(default=0.5, gt=0)
     spawner_backoff_max_s: float = Field(default=30.0, gt=0)
     # A worker up this long has its consecutive-crash count (and so its backoff) reset.

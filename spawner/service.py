@@ -44,6 +44,15 @@ def read_scenario(path: str | Path) -> Scenario:
     return load_scenario_file(path)
 
 
+def plan_workers(agent_ids: list[str], per_worker: int) -> dict[str, list[str]]:
+    """Worker id -> its agents: one worker per agent, or stable shards of ``per_worker``."""
+    if per_worker <= 1:
+        return {a: [a] for a in agent_ids}
+    ordered = sorted(agent_ids)
+    chunks = [ordered[i : i + per_worker] for i in range(0, len(ordered), per_worker)]
+    return {f"shard-{n:04d}-of-{len(chunks):04d}": chunk for n, chunk in enumerate(chunks)}
+
+
 class Spawner:
     """Reconciles the workers of one namespace with the stored scenario's agents."""
 
@@ -70,7 +79,7 @@ class Spawner:
         self._pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="spawner")
         self._published: dict[str, str] = {}
         self._scenario_raw: str | None = None
-        self._desired: list[str] = []
+        self._desired: dict[str, list[str]] = {}
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -134,14 +143,15 @@ class Spawner:
 
     # -- one pass --------------------------------------------------------------------
 
-    async def desired_agents(self, redis: aioredis.Redis) -> list[str]:
-        """Agent ids of the scenario stored in Redis (parsed again only when it changed)."""
+    async def desired_workers(self, redis: aioredis.Redis) -> dict[str, list[str]]:
+        """Worker id -> hosted agents, for the scenario stored in Redis (parsed when it changed)."""
         raw = await redis.get(self.keys.scenario)
         if raw is None:
-            return []
+            return {}
         if raw != self._scenario_raw:
             scenario = Scenario.model_validate_json(raw)
-            self._desired = [a.id for a in scenario.agents]
+            agents = [a.id for a in scenario.agents]
+            self._desired = plan_workers(agents, self.settings.spawner_agents_per_worker)
             self._scenario_raw = raw
         return self._desired
 
@@ -149,7 +159,7 @@ class Spawner:
         """List, diff, act, publish: one reconciliation pass."""
         assert self.backend is not None
         backend = self.backend
-        desired = await self.desired_agents(redis)
+        desired = await self.desired_workers(redis)
         observed = await self._call(backend.list)
         now = time.time()
         plan = reconcile(desired, observed, self.run_id, self.books, now, self.policy)
@@ -159,7 +169,7 @@ class Spawner:
         # Stops first: a crashed container must be gone before its name is reused.
         await asyncio.gather(*(self._call(backend.stop, s.worker) for s in plan.stops))
         results = await asyncio.gather(
-            *(self._call(backend.start, agent_id) for agent_id in plan.starts),
+            *(self._call(backend.start, w, desired[w]) for w in plan.starts),
             return_exceptions=True,
         )
         for agent_id, result in zip(plan.starts, results, strict=True):
@@ -186,22 +196,28 @@ class Spawner:
             )
 
     async def publish(self, redis: aioredis.Redis, plan: Plan, started: dict[str, str]) -> None:
-        """Write each agent's status to ``keys.worker_status`` (only what changed)."""
+        """Write each agent's status to ``keys.worker_status`` (only what changed).
+
+        An agent of a shard shows its worker's status, with ``worker`` naming the shard.
+        """
         out: dict[str, str] = {}
-        for agent_id, status in plan.statuses.items():
-            book = self.books.get(agent_id, AgentBook())
+        for worker_id, status in plan.statuses.items():
+            book = self.books.get(worker_id, AgentBook())
             entry: dict[str, Any] = {
                 "state": book.state if book.state == "failed" else status.state,
                 "restarts": status.restarts,
                 "backend": self.backend_name,
-                "handle": started.get(agent_id, status.handle),
+                "handle": started.get(worker_id, status.handle),
+                "worker": worker_id,
                 "run_id": self.run_id,
                 "last_exit": book.last_exit,
                 "next_restart_at": book.next_start_at
                 if book.state in ("restarting", "failed")
                 else None,
             }
-            out[agent_id] = json.dumps(entry, sort_keys=True)
+            line = json.dumps(entry, sort_keys=True)
+            for agent_id in self._desired.get(worker_id, [worker_id]):
+                out[agent_id] = line
         changed = {a: v for a, v in out.items() if self._published.get(a) != v}
         gone = [a for a in self._published if a not in out]
         if changed or gone:

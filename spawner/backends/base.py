@@ -8,6 +8,7 @@ stop is decided by :mod:`spawner.reconciler`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -37,8 +38,12 @@ class Backend(Protocol):
 
     name: str
 
-    def start(self, agent_id: str) -> WorkerHandle:
-        """Start a worker for ``agent_id`` labelled with this backend's run id."""
+    def start(self, agent_id: str, agents: Sequence[str] = ()) -> WorkerHandle:
+        """Start the worker ``agent_id`` (labelled with this backend's run id).
+
+        ``agents``: when the worker hosts several agents (a shard of a large cast),
+        their ids; ``agent_id`` is then the shard's name. Empty: it hosts ``agent_id``.
+        """
         ...
 
     def stop(self, handle: WorkerHandle) -> None:
@@ -56,6 +61,13 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release clients; leaves the workers running."""
         ...
+
+
+def worker_args(agent_id: str, agents: Sequence[str] = ()) -> list[str]:
+    """Arguments of ``run_agent_worker.py`` for one worker: one agent, or a named shard."""
+    if not agents or list(agents) == [agent_id]:
+        return ["--agent-id", agent_id]
+    return ["--agents", ",".join(agents), "--name", agent_id]
 
 
 def worker_labels(

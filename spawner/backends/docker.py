@@ -11,6 +11,7 @@ import logging
 import re
 import socket
 import time
+from collections.abc import Sequence
 from datetime import datetime
 
 import docker
@@ -24,6 +25,7 @@ from spawner.backends.base import (
     LABEL_NAMESPACE,
     LABEL_RUN_ID,
     WorkerHandle,
+    worker_args,
     worker_labels,
 )
 
@@ -85,12 +87,12 @@ class DockerBackend:
         ns = _NAME_UNSAFE.sub("_", self.settings.namespace or "default")
         return f"scrai-{ns}-{self.run_id[:8]}-{agent_id}"
 
-    def start(self, agent_id: str) -> WorkerHandle:
+    def start(self, agent_id: str, agents: Sequence[str] = ()) -> WorkerHandle:
         name = self.container_name(agent_id)
         self._remove_by_name(name)  # a dead predecessor of the same name would block the create
         container = self.client.containers.run(
             self.settings.image,
-            command=["python", "run_agent_worker.py", "--agent-id", agent_id],
+            command=["python", "run_agent_worker.py", *worker_args(agent_id, agents)],
             name=name,
             detach=True,
             environment=worker_env(self.settings, self.run_id, agent_id),
@@ -102,7 +104,7 @@ class DockerBackend:
             nano_cpus=int(self.settings.worker_cpus * 1e9),
             restart_policy={"Name": "no"},
             healthcheck={
-                "test": healthcheck_command(agent_id),
+                "test": healthcheck_command(agents[0] if agents else agent_id),
                 # Sparse on purpose: a hundred workers probing often would cost real CPU.
                 "interval": 15_000_000_000,
                 "timeout": 5_000_000_000,

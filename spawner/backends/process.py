@@ -15,10 +15,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from scrai.settings import Settings
-from spawner.backends.base import WorkerHandle
+from spawner.backends.base import WorkerHandle, worker_args
 
 ROOT = Path(__file__).resolve().parents[2]
 STOP_GRACE_S = 5.0
@@ -78,11 +79,11 @@ class ProcessBackend:
         )
         return env
 
-    def start(self, agent_id: str) -> WorkerHandle:
+    def start(self, agent_id: str, agents: Sequence[str] = ()) -> WorkerHandle:
         log = open(self.records / f"{agent_id}.log", "ab")
         try:
             child = subprocess.Popen(
-                [*self.command, "--agent-id", agent_id],
+                [*self.command, *worker_args(agent_id, agents)],
                 env=self._env(agent_id),
                 stdin=subprocess.DEVNULL,
                 stdout=log,

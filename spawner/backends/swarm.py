@@ -10,6 +10,7 @@ can sit on it as plain containers too).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import docker
 from docker.errors import APIError, NotFound
@@ -24,6 +25,7 @@ from spawner.backends.base import (
     LABEL_NAMESPACE,
     LABEL_RUN_ID,
     WorkerHandle,
+    worker_args,
     worker_labels,
 )
 from spawner.backends.docker import _parse_time, discover_network, healthcheck_command, worker_env
@@ -53,7 +55,7 @@ class SwarmBackend:
         ns = (self.settings.namespace or "default").replace(":", "_")
         return f"scrai-{ns}-{self.run_id[:8]}-{agent_id}"[:63]
 
-    def start(self, agent_id: str) -> WorkerHandle:
+    def start(self, agent_id: str, agents: Sequence[str] = ()) -> WorkerHandle:
         name = self.service_name(agent_id)
         try:
             self.client.services.get(name).remove()  # a dead predecessor of the same name
@@ -65,7 +67,7 @@ class SwarmBackend:
         env = worker_env(self.settings, self.run_id, agent_id)
         service = self.client.services.create(
             self.settings.image,
-            command=["python", "run_agent_worker.py", "--agent-id", agent_id],
+            command=["python", "run_agent_worker.py", *worker_args(agent_id, agents)],
             name=name,
             env=[f"{k}={v}" for k, v in env.items()],
             labels=labels,
@@ -77,7 +79,7 @@ class SwarmBackend:
             ),
             restart_policy=RestartPolicy(condition="none"),
             healthcheck=Healthcheck(
-                test=healthcheck_command(agent_id),
+                test=healthcheck_command(agents[0] if agents else agent_id),
                 interval=15_000_000_000,
                 timeout=5_000_000_000,
                 retries=3,

@@ -137,3 +137,16 @@ async def test_a_bad_scenario_file_is_a_clear_error(
     assert spawner.process is not None
     assert spawner.process.wait(timeout=30) == 2
     assert "nowhere" in spawner.output()
+
+
+async def test_a_large_cast_runs_in_shards_when_asked(
+    process_spawner: SpawnerProcess, redis: aioredis.Redis, keys: Keys
+) -> None:
+    process_spawner.env["SCRAI_SPAWNER_AGENTS_PER_WORKER"] = "2"
+    process_spawner.start()
+    running = await wait_for(lambda: all_running(redis, keys), 30)
+    assert {s["worker"] for s in running.values()} == {"shard-0000-of-0002", "shard-0001-of-0002"}
+    assert running["ann"]["handle"] == running["bob"]["handle"] != running["cyd"]["handle"]
+    assert len(process_spawner.worker_pids()) == 2
+    await wait_for(lambda: all_alive(redis, keys), 30)
+    assert process_spawner.terminate() == 0, process_spawner.output()

@@ -11,6 +11,7 @@ from spawner.reconciler import (
     reconcile,
     record_start_failure,
 )
+from spawner.service import plan_workers
 
 RUN = "run1"
 POLICY = Policy(backoff_base_s=1.0, backoff_max_s=8.0, backoff_reset_s=60.0)
@@ -103,3 +104,14 @@ def test_a_failed_start_is_retried_after_backoff() -> None:
     assert plan.starts == [] and plan.statuses["a"].state == "failed"
     assert plan.statuses["a"].next_start_at == 6.0
     assert reconcile(["a"], [], RUN, {"a": book}, now=6.0, policy=POLICY).actions == [Start("a")]
+
+
+def test_workers_are_one_per_agent_or_stable_shards() -> None:
+    assert plan_workers(["b", "a"], 1) == {"b": ["b"], "a": ["a"]}
+    shards = plan_workers(["e", "d", "c", "b", "a"], 2)
+    assert shards == {
+        "shard-0000-of-0003": ["a", "b"],
+        "shard-0001-of-0003": ["c", "d"],
+        "shard-0002-of-0003": ["e"],
+    }
+    assert plan_workers(["a", "b", "c", "d", "e"], 2) == shards
