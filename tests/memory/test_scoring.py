@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scrai.memory.model import Memory
 from scrai.memory.scoring import (
@@ -112,3 +114,37 @@ def test_retention_prefers_important_then_recent():
     live = [imp * decay ** (now - t) for t, imp in (a, b)]
     static = [retention_score(t, imp, decay) for t, imp in (a, b)]
     assert (live[0] > live[1]) == (static[0] > static[1])
+
+
+WORDS = ["festival", "bread", "oven", "bob", "alice", "square", "rain", "secret"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 50),
+            st.integers(1, 10),
+            st.lists(st.sampled_from(WORDS), max_size=4),
+            st.sampled_from(["a", "b", "c"]),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.lists(st.sampled_from(WORDS), max_size=3),
+    st.randoms(use_true_random=False),
+)
+def test_rank_is_bounded_and_independent_of_storage_order(rows, query, rnd):
+    memories = [
+        Memory(f"id{i}", "alice", t, "observation", f"{text}{i % 3}", imp, sorted(set(words)))
+        for i, (t, imp, words, text) in enumerate(rows)
+    ]
+    w = Weights(recency=1.0, importance=2.0, relevance=0.5)
+    ranked = rank(memories, query, 60, decay=0.95, weights=w)
+    shuffled = memories[:]
+    rnd.shuffle(shuffled)
+    again = rank(shuffled, query, 60, decay=0.95, weights=w)
+    assert [s.memory.id for s in ranked] == [s.memory.id for s in again]
+    assert all(-1e-9 <= s.score <= 3.5 + 1e-9 for s in ranked)
+    assert [s.score for s in ranked] == sorted((s.score for s in ranked), reverse=True)
+    assert len(rank(memories, query, 60, decay=0.95, weights=w, k=3)) == min(3, len(memories))
