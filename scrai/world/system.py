@@ -18,6 +18,7 @@ import logging
 import random
 import time
 import uuid
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -434,6 +435,4 @@ class WorldSystem:
 
 def _flatten(out: list[str], fields: dict[str, str]) -> None:
     out.append(str(2 * len(fields)))
-    for name, value in fields.items():
-        out.append(name)
-        out.append(value)
+    out.extend(chain.from_iterable(fields.items()))

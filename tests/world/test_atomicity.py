@@ -22,8 +22,7 @@ from scrai.keys import Keys
 from scrai.scenario.store import save_scenario
 from scrai.settings import Settings
 from scrai.world.state import WorldReader, load_clock
-from tests.helpers import wait_for
-from tests.world.driver import Cast, random_script, read_log, replay, running_world
+from tests.world.driver import Cast, random_script, read_log, replay, running_world, until
 from tests.world.town import crowd
 
 AGENTS, TICKS, KILLS = 100, 100, 6
@@ -68,7 +67,7 @@ async def test_sigkill_at_random_points_loses_nothing_and_applies_nothing_twice(
     kills_at = []
     try:
         for point in points:
-            await wait_for(lambda p=point: _at_least(progress, p), timeout_s=60, interval_s=0.001)
+            await until(lambda p=point: _at_least(progress, p), timeout_s=60, interval_s=0.001)
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
             kills_at.append((await load_clock(redis, keys)).last_closed)
@@ -149,7 +148,7 @@ async def test_same_scenario_and_actions_give_the_same_log(redis, settings):
         cast = Cast(redis, keys, [a.id for a in scenario.agents], random_script(scenario, seed=5))
         async with running_world(run_settings):
             await cast.play(25)
-            await wait_for(lambda k=keys: _closed(redis, k, 25))
+            await until(lambda k=keys: _closed(redis, k, 25))
         log, rejected = await read_log(redis, keys)
         logs.append((_comparable(log), _comparable(rejected)))
     commits = [e for e in logs[0][0] if e[0] != "tick"]

@@ -10,8 +10,7 @@ from scrai.events import Idle
 from scrai.scenario.store import save_scenario
 from scrai.world.clock import request
 from scrai.world.state import load_clock
-from tests.helpers import wait_for
-from tests.world.driver import Cast, running_world
+from tests.world.driver import Cast, running_world, until
 from tests.world.town import town
 
 AGENTS = ["alice", "bob", "carol", "dan", "eve"]
@@ -34,16 +33,16 @@ async def test_pause_step_resume(redis, keys, settings):
     await save_scenario(redis, keys, town(tick_interval_s=0, tick_deadline_s=30))
     cast = Cast(redis, keys, AGENTS, lambda agent, tick: Idle())
     async with running_world(settings), playing(cast):
-        await wait_for(lambda: clock_matches(redis, keys, lambda c: c.last_closed >= 2))
+        await until(lambda: clock_matches(redis, keys, lambda c: c.last_closed >= 2))
         await request(redis, keys, state="paused")
-        paused = await wait_for(
+        paused = await until(
             lambda: clock_matches(redis, keys, lambda c: c.state == "paused" and not c.is_open)
         )
         start = paused.tick
         assert not await redis.exists(keys.clock_control)  # the request was applied and cleared
 
         await request(redis, keys, steps=2)
-        stepped = await wait_for(
+        stepped = await until(
             lambda: clock_matches(
                 redis, keys, lambda c: c.last_closed >= start + 2 and not c.is_open
             )
@@ -54,7 +53,7 @@ async def test_pause_step_resume(redis, keys, settings):
         assert stepped.steps == 0
 
         await request(redis, keys, state="running")
-        await wait_for(lambda: clock_matches(redis, keys, lambda c: c.last_closed >= start + 5))
+        await until(lambda: clock_matches(redis, keys, lambda c: c.last_closed >= start + 5))
     ticks = [fields for _, fields in await redis.xrange(keys.committed_events)]
     tick_events = [f for f in ticks if f["type"] == "tick"]
     assert [int(f["tick"]) for f in tick_events] == list(range(1, len(tick_events) + 1))
@@ -65,24 +64,24 @@ async def test_steps_are_ignored_while_running(redis, keys, settings):
     cast = Cast(redis, keys, AGENTS, lambda agent, tick: Idle())
     async with running_world(settings), playing(cast):
         await request(redis, keys, steps=5)
-        await wait_for(lambda: clock_matches(redis, keys, lambda c: c.last_closed >= 2))
+        await until(lambda: clock_matches(redis, keys, lambda c: c.last_closed >= 2))
         await request(redis, keys, state="paused")
-        paused = await wait_for(
+        paused = await until(
             lambda: clock_matches(redis, keys, lambda c: c.state == "paused" and not c.is_open)
         )
     assert paused.steps == 0
 
 
 async def test_speed_scales_interval_and_deadline(redis, keys, settings):
-    # At speed 1 a tick opens every 5 s; at speed 50, every 0.1 s.
+    # At speed 1 a tick opens every 5 s (tick 4 at 15 s at the earliest); at speed 50, every 0.1 s.
     await save_scenario(redis, keys, town(tick_interval_s=5, tick_deadline_s=30))
     cast = Cast(redis, keys, AGENTS, lambda agent, tick: Idle())
     async with running_world(settings), playing(cast):
-        first = await wait_for(lambda: clock_matches(redis, keys, lambda c: c.tick >= 1))
+        first = await until(lambda: clock_matches(redis, keys, lambda c: c.tick >= 1))
         assert first.deadline_at - first.opened_at == 30
         await request(redis, keys, speed=50)
-        fast = await wait_for(
-            lambda: clock_matches(redis, keys, lambda c: c.last_closed >= 4), timeout_s=4
+        fast = await until(
+            lambda: clock_matches(redis, keys, lambda c: c.last_closed >= 4), timeout_s=12
         )
     assert fast.speed == 50
     assert abs((fast.deadline_at - fast.opened_at) - 30 / 50) < 1e-6

@@ -17,8 +17,7 @@ from scrai.events import (
 from scrai.scenario.store import save_scenario
 from scrai.world.state import WorldReader, load_clock
 from scrai.world.system import ScenarioMismatch, WorldSystem
-from tests.helpers import wait_for
-from tests.world.driver import Cast, action, read_log, running_world
+from tests.world.driver import Cast, action, read_log, running_world, until
 from tests.world.town import town
 
 AGENTS = ["alice", "bob", "carol", "dan", "eve"]
@@ -49,7 +48,7 @@ async def test_each_rule_through_the_running_system(redis, keys, settings):
     cast = Cast(redis, keys, AGENTS, scripted(plan))
     async with running_world(settings):
         await cast.play(2)
-        await wait_for(lambda: closed(redis, keys, 2))
+        await until(lambda: closed(redis, keys, 2))
     log, rejected = await read_log(redis, keys)
     commits = [(e.tick, e.entity_id, e.sequence) for e in log if e.type == "world_state_committed"]
     assert commits == [
@@ -94,9 +93,9 @@ async def test_late_early_twice_and_out_of_sequence(redis, keys, settings):
     cast = Cast(redis, keys, AGENTS, scripted({}))
     async with running_world(settings):
         await cast.play(2)
-        await wait_for(lambda: closed(redis, keys, 2))
+        await until(lambda: closed(redis, keys, 2))
         await redis.zrem(keys.agents_alive, "eve")  # tick 3 waits for the other four only
-        await wait_for(lambda: cast._next_open_tick())
+        await until(lambda: cast._next_open_tick())
         await redis.xadd(keys.action_events, action("alice", 1, 3, Idle()).to_fields())
         await redis.xadd(keys.action_events, action("bob", 5, 3, Idle()).to_fields())
         for event in [
@@ -110,10 +109,10 @@ async def test_late_early_twice_and_out_of_sequence(redis, keys, settings):
         assert (await load_clock(redis, keys)).last_closed == 2
         for agent_id, seq in [("alice", 4), ("bob", 4), ("dan", 3)]:
             await redis.xadd(keys.action_events, action(agent_id, 3, seq, Idle()).to_fields())
-        await wait_for(lambda: closed(redis, keys, 3))
+        await until(lambda: closed(redis, keys, 3))
         for agent_id, seq in [("alice", 5), ("bob", 5), ("carol", 5), ("dan", 4)]:
             await redis.xadd(keys.action_events, action(agent_id, 4, seq, Idle()).to_fields())
-        await wait_for(lambda: closed(redis, keys, 4))
+        await until(lambda: closed(redis, keys, 4))
     log, rejected = await read_log(redis, keys)
     assert {(e.entity_id, e.tick, e.sequence, e.payload.reason.value) for e in rejected} == {
         ("alice", 1, 3, "late"),
@@ -136,18 +135,18 @@ async def test_seeding_is_idempotent_and_reseed_starts_over(redis, keys, setting
     cast = Cast(redis, keys, AGENTS, scripted({("alice", 1): Move(to="square")}))
     async with running_world(settings):
         await cast.play(3)
-        await wait_for(lambda: closed(redis, keys, 3))
+        await until(lambda: closed(redis, keys, 3))
     meta = await redis.hgetall(keys.world_meta)
     async with running_world(settings) as world:
         await cast.play(4)
-        await wait_for(lambda: closed(redis, keys, 4))
+        await until(lambda: closed(redis, keys, 4))
     assert world.run_id == meta["run_id"]
     assert await redis.hgetall(keys.world_meta) == meta  # not seeded again
     alice = await WorldReader(redis, keys).agent("alice")
     assert alice.place == "square" and alice.commit_seq == 4
 
     async with running_world(settings, reseed=True) as world:
-        await wait_for(lambda: getattr(world, "run_id", meta["run_id"]) != meta["run_id"])
+        await until(lambda: getattr(world, "run_id", meta["run_id"]) != meta["run_id"])
         alice = await WorldReader(redis, keys).agent("alice")
     assert alice.place == "home" and alice.commit_seq == 0
 
@@ -167,7 +166,7 @@ async def test_committed_events_read_back_through_the_event_schema(redis, keys, 
     cast = Cast(redis, keys, AGENTS, scripted({("bob", 1): Speak(text="hi all")}))
     async with running_world(settings):
         await cast.play(1)
-        await wait_for(lambda: closed(redis, keys, 1))
+        await until(lambda: closed(redis, keys, 1))
     entries = await redis.xrange(keys.committed_events)
     events = [parse_event(fields) for _, fields in entries]
     bob = next(e for e in events if e.entity_id == "bob")
