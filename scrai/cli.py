@@ -58,12 +58,16 @@ def up(
     redis_url: str = typer.Option(None, help="Redis URL (default: SCRAI_REDIS_URL, else private)"),
     data_dir: Path = typer.Option(None, help="private Redis data and logs (default: .data)"),
     reseed: bool = typer.Option(False, help="start the world over if Redis holds an earlier run"),
+    backend: str = typer.Option(
+        "process", help="how agent workers run: process, or docker (image SCRAI_IMAGE)"
+    ),
 ) -> None:
     """Run a scenario: Redis, the world, the agents, memory, analytics and the dashboard."""
     from scrai.launcher import UpOptions
     from scrai.launcher import up as run_up
 
     options = UpOptions(scenario, port, host, seed, ticks, redis_url, data_dir, reseed)
+    options.backend = backend
     raise typer.Exit(run_up(options))
 
 

@@ -49,6 +49,7 @@ class UpOptions:
     reseed: bool = False
     progress_every_s: float = 2.0
     alive_timeout_s: float = 120.0
+    backend: str = "process"  # the spawner's: process | docker | swarm
 
 
 def load(options: UpOptions) -> Scenario:
@@ -75,6 +76,13 @@ def worker_commands(
         return [(f"worker-{a}", [*base, "--agent-id", a]) for a in sorted(agent_ids)]
     shards = max(2, math.ceil(len(agent_ids) / AGENTS_PER_SHARD))
     return [(f"worker-shard-{i}", [*base, "--shard", f"{i}/{shards}"]) for i in range(shards)]
+
+
+def agents_per_worker(count: int) -> int:
+    """Agents per worker process for a cast of ``count``: the same split as worker_commands."""
+    if count <= SHARD_ABOVE:
+        return 1
+    return math.ceil(count / max(2, math.ceil(count / AGENTS_PER_SHARD)))
 
 
 def available(module: str) -> bool:
@@ -168,8 +176,7 @@ class Launcher:
         ):
             if available(f"{module}.__main__"):
                 self._child(name, [py, "-m", module], env)
-        for name, argv in worker_commands(ids, py):
-            self._child(name, argv, env)
+        self._start_workers(ids, env, py)
         if not self._wait_alive(client, len(ids)):
             return 1 if self.interrupts == 0 else 130
         last_closed = int(client.hget(self.keys.clock, "last_closed") or 0)
@@ -184,6 +191,16 @@ class Launcher:
             self.say(f"dashboard: http://{host}:{port}/#token={token}")
             self.say(f"API token: {token}")
         return self._watch(client, len(ids))
+
+    def _start_workers(self, ids: list[str], env: dict[str, str], py: str) -> None:
+        """The agent workers, through the spawner: it keeps one per agent (or shard) alive,
+        restarts crashed ones with backoff, and removes them all when it is stopped."""
+        spawner_env = dict(env, SCRAI_SPAWNER_AGENTS_PER_WORKER=str(agents_per_worker(len(ids))))
+        if self.options.backend == "docker":
+            # Worker containers reach this machine's (loopback) Redis on the host network.
+            spawner_env.setdefault("SCRAI_DOCKER_NETWORK", "host")
+        argv = [py, "-m", "spawner", "--backend", self.options.backend, "--from-redis"]
+        self._child("spawner", argv, spawner_env)
 
     def _wait_alive(self, client: redis.Redis, count: int) -> bool:
         deadline = time.monotonic() + self.options.alive_timeout_s

@@ -82,6 +82,13 @@ class DockerBackend:
         self.client = client or docker.from_env(timeout=60)
         self.network = settings.docker_network or discover_network(self.client)
         self.namespace_label = settings.namespace or "-"
+        try:
+            self.client.images.get(settings.image)
+        except NotFound:
+            raise RuntimeError(
+                f"no image {settings.image!r} on this engine: build it (docker build -t "
+                f"{settings.image} .) or set SCRAI_IMAGE"
+            ) from None
 
     def container_name(self, agent_id: str) -> str:
         ns = _NAME_UNSAFE.sub("_", self.settings.namespace or "default")
@@ -99,7 +106,9 @@ class DockerBackend:
             labels=worker_labels(
                 self.settings.namespace, self.run_id, agent_id, self.settings.worker_labels
             ),
-            network=self.network,
+            # "host": the host's network (``scrai up --backend docker`` with a loopback Redis).
+            network=None if self.network == "host" else self.network,
+            network_mode="host" if self.network == "host" else None,
             mem_limit=self.settings.worker_mem_limit,
             nano_cpus=int(self.settings.worker_cpus * 1e9),
             restart_policy={"Name": "no"},
