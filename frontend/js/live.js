@@ -10,6 +10,7 @@ export function connectLive({ onEvent, onTick, onAnalytics, onStatus }) {
   };
   source.addEventListener("event", parse(onEvent));
   source.addEventListener("tick", parse(onTick));
+  source.addEventListener("rejected", parse(onEvent)); // shown in the log like any event
   source.addEventListener("analytics", parse(onAnalytics));
   source.onopen = () => onStatus("live");
   source.onerror = () => onStatus(source.readyState === EventSource.CLOSED ? "down" : "reconnecting");

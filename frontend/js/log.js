@@ -1,12 +1,13 @@
 // The event log: newest first, filtered by kind, optionally following one agent.
 
-import { agentName, escapeHtml, objectName, placeName } from "./util.js";
+import { agentName, describeAction, escapeHtml, objectName, placeName } from "./util.js";
 
 export const LOG_KINDS = [
   { id: "move", on: true, title: "An agent went to another place" },
   { id: "speak", on: true, title: "An agent said something" },
   { id: "interact", on: true, title: "An agent used an object" },
   { id: "idle", on: false, title: "An agent stayed put" },
+  { id: "rejected", on: true, title: "The world refused an action, and said why" },
   { id: "tick", on: false, title: "A tick closed" },
 ];
 const MAX_ROWS = 300;
@@ -27,6 +28,10 @@ export function describe(e) {
       return `${who(actor)} used ${escapeHtml(objectName(action.object_id))}${action.verb && action.verb !== "use" ? ` <span class="muted">(${escapeHtml(action.verb)})</span>` : ""}`;
     case "idle":
       return `${who(actor)} stayed${action.reason ? ` (${escapeHtml(action.reason)})` : ""}`;
+    case "rejected": {
+      const p = e.payload || {};
+      return `${who(actor)} could not ${escapeHtml(describeAction(p.action))}: <span class="said">${escapeHtml((p.reason || "").replace(/_/g, " "))}${p.message ? ` — ${escapeHtml(p.message)}` : ""}</span>`;
+    }
     case "tick": {
       const p = e.payload || {};
       return `tick ${e.tick} closed: ${p.committed ?? "?"} committed, ${p.rejected ?? 0} rejected, ${p.agents_alive ?? "?"} alive`;

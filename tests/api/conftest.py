@@ -70,6 +70,7 @@ class Seeded:
     scenario: Scenario
     ticks: int
     committed_ids: list[str]  # stream ids of every entry, oldest first
+    tick_ids: set[str]  # those of the TickEvents
 
 
 async def seed_world(redis: aioredis.Redis, keys: Keys, ticks: int = 3) -> Seeded:
@@ -83,6 +84,7 @@ async def seed_world(redis: aioredis.Redis, keys: Keys, ticks: int = 3) -> Seede
     places = {a.id: a.place for a in scenario.agents}
     seqs = {a.id: 0 for a in scenario.agents}
     ids: list[str] = []
+    tick_ids: set[str] = set()
     for tick in range(1, ticks + 1):
         events = []
         for agent in sorted(places):
@@ -119,6 +121,7 @@ async def seed_world(redis: aioredis.Redis, keys: Keys, ticks: int = 3) -> Seede
         )
         for event in events:
             ids.append(await redis.xadd(keys.committed_events, event.to_fields()))
+        tick_ids.add(ids[-1])
     await redis.hset(
         keys.agents_state,
         mapping={
@@ -192,7 +195,7 @@ async def seed_world(redis: aioredis.Redis, keys: Keys, ticks: int = 3) -> Seede
     )
     await redis.xadd(keys.rejected_events, {"type": "world_state_rejected", "payload": "{}"})
     await redis.set(keys.health("world"), json.dumps({"tick": ticks + 1}), ex=30)
-    return Seeded(scenario=scenario, ticks=ticks, committed_ids=ids)
+    return Seeded(scenario=scenario, ticks=ticks, committed_ids=ids, tick_ids=tick_ids)
 
 
 @pytest.fixture

@@ -61,13 +61,20 @@ async def test_live_stream_delivers_new_events_and_resumes(
         # A reconnecting browser sends the last id it saw and gets what follows, once.
         headers = {"Last-Event-ID": resume_from}
         async with http.stream("GET", "/api/live", headers=headers) as response:
-            rest = await collect(response, len(seeded.committed_ids) - 5 + 1)
-        ids = [json.loads(m["data"])["id"] for m in rest if m["event"] != "analytics"]
-        assert ids == seeded.committed_ids[5:]
-        analytics = [json.loads(m["data"]) for m in rest if m["event"] == "analytics"]
-        assert analytics[0]["kind"] == "graph"
+            rest = await collect(response, len(seeded.committed_ids) - 5 + 2)
+        by_kind: dict[str, list[dict]] = {}
+        for m in rest:
+            by_kind.setdefault(m["event"], []).append(json.loads(m["data"]))
+        ids = [e["id"] for e in by_kind["event"] + by_kind["tick"]]
+        assert sorted(ids) == seeded.committed_ids[5:]
+        assert [m["event"] for m in rest if m["event"] in ("event", "tick")] == [
+            "tick" if i in seeded.tick_ids else "event" for i in seeded.committed_ids[5:]
+        ]
+        assert by_kind["analytics"][0]["kind"] == "graph"
+        (rejected,) = by_kind["rejected"]
+        assert rejected["kind"] == "rejected" and rejected["type"] == "world_state_rejected"
         final = rest[-1]["id"].split(",")
-        assert final[0] == seeded.committed_ids[-1] and final[1] == analytics[0]["id"]
+        assert final == [seeded.committed_ids[-1], by_kind["analytics"][0]["id"], rejected["id"]]
 
 
 async def test_live_stream_heartbeats_when_quiet(live_server: str) -> None:

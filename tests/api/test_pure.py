@@ -18,8 +18,8 @@ def test_origin_rule() -> None:
 
 
 def test_positions_parse_only_pairs_of_stream_ids() -> None:
-    assert parse_position("1-0,2-3") == ("1-0", "2-3")
-    for bad in (None, "", "1-0", "1-0,", "x,y", "1-0,2-3,4-5", "$,$", "1-0;2-0"):
+    assert parse_position("1-0,2-3,4-5") == ("1-0", "2-3", "4-5")
+    for bad in (None, "", "1-0", "1-0,2-3", "1-0,2-3,", "x,y,z", "1-0,2-3,4-5,6-7", "$,$,$"):
         assert parse_position(bad) is None, bad
 
 

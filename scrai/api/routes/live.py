@@ -1,6 +1,6 @@
 """``GET /api/live``: Server-Sent Events of committed events, ticks and analytics updates.
 
-Each SSE ``id`` is the pair of stream positions ``<committed id>,<analytics id>``
+Each SSE ``id`` is the stream positions ``<committed>,<analytics>,<rejected>``
 after that message, so a browser that reconnects (EventSource sends
 ``Last-Event-ID`` by itself) resumes exactly where it left off, losing nothing
 and seeing nothing twice, as long as the streams still hold those entries.
@@ -34,12 +34,16 @@ def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> 
     return bool(host) and urlsplit(origin).netloc == host
 
 
-def parse_position(value: str | None) -> tuple[str, str] | None:
+Position = tuple[str, str, str]  # committed, analytics updates, rejected
+
+
+def parse_position(value: str | None) -> Position | None:
+    """``<committed id>,<analytics id>,<rejected id>`` as sent back in Last-Event-ID."""
     if not value:
         return None
-    committed, _, analytics = value.partition(",")
-    if is_stream_id(committed) and is_stream_id(analytics):
-        return committed, analytics
+    parts = value.split(",")
+    if len(parts) == 3 and all(is_stream_id(p) for p in parts):
+        return parts[0], parts[1], parts[2]
     return None
 
 
@@ -55,41 +59,38 @@ async def stream_messages(
     request: Request,
     redis: aioredis.Redis,
     keys: Keys,
-    position: tuple[str, str],
+    position: Position,
     heartbeat_s: float,
 ) -> AsyncIterator[str]:
     """SSE messages from ``position`` on, forever, with a comment every ``heartbeat_s`` of quiet."""
-    committed, analytics = position
+    streams = (keys.committed_events, keys.analytics_updates, keys.rejected_events)
+    at = dict(zip(streams, position, strict=True))
     # How long a browser waits before reconnecting after the connection drops.
-    yield f"retry: 2000\n: resuming after {committed},{analytics}\n\n"
+    yield f"retry: 2000\n: resuming after {','.join(at.values())}\n\n"
     while not await request.is_disconnected():
-        reply = await redis.xread(
-            {keys.committed_events: committed, keys.analytics_updates: analytics},
-            count=BATCH,
-            block=int(heartbeat_s * 1000),
-        )
+        reply = await redis.xread(at, count=BATCH, block=int(heartbeat_s * 1000))
         if not reply:
             yield ": heartbeat\n\n"
             continue
         chunks: list[str] = []
         for stream, entries in reply:
-            is_committed = stream == keys.committed_events
             for stream_id, fields in entries:
-                if is_committed:
-                    committed = stream_id
-                    entry = entry_json(stream_id, fields)
-                    name = "tick" if entry.get("type") == "tick" else "event"
+                at[stream] = stream_id
+                if stream == keys.analytics_updates:
+                    name, entry = "analytics", {"id": stream_id, **fields}
                 else:
-                    analytics = stream_id
-                    entry = {"id": stream_id, **fields}
-                    name = "analytics"
-                chunks.append(sse(name, entry, f"{committed},{analytics}"))
+                    entry = entry_json(stream_id, fields)
+                    if stream == keys.rejected_events:
+                        name = entry["kind"] = "rejected"
+                    else:
+                        name = "tick" if entry.get("type") == "tick" else "event"
+                chunks.append(sse(name, entry, ",".join(at.values())))
         yield "".join(chunks)
 
 
 @router.get(
     "/live",
-    summary="Live stream (text/event-stream): events, ticks, analytics updates",
+    summary="Live stream (text/event-stream): events, ticks, rejections, analytics updates",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}, 403: {"description": "origin"}},
 )
@@ -101,7 +102,8 @@ async def live(
     last_event_id: str | None = Header(default=None, alias="Last-Event-ID", max_length=100),
 ) -> StreamingResponse:
     """Subscribe with ``new EventSource('/api/live')``. Messages: ``event`` (a committed
-    action), ``tick`` (a tick closed), ``analytics`` (the graph changed)."""
+    action), ``tick`` (a tick closed), ``rejected`` (an action the world refused, with the
+    reason), ``analytics`` (the graph changed)."""
     if not origin_allowed(
         request.headers.get("origin"), request.headers.get("host"), settings.cors_origins
     ):
@@ -111,6 +113,7 @@ async def live(
         position = (
             await last_id(redis, keys.committed_events),
             await last_id(redis, keys.analytics_updates),
+            await last_id(redis, keys.rejected_events),
         )
     heartbeat_s: float = request.app.state.live_heartbeat_s
     return StreamingResponse(
