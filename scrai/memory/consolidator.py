@@ -185,7 +185,7 @@ class MemoryConsolidator:
         """Every agent with unsummarised facts: those stored in Redis and those of this batch."""
         pending = state.pending
         if not state.wipe:  # after a start-over, what Redis holds is about to be deleted
-            members = await self.redis.smembers(self.keys.memory_pending_agents)
+            members: set[str] = await self.redis.smembers(self.keys.memory_pending_agents)  # type: ignore[assignment]
             missing = sorted(set(members) - set(pending))
             if missing:
                 async with self.redis.pipeline(transaction=False) as pipe:
@@ -202,7 +202,7 @@ class MemoryConsolidator:
         old = set(self.cast.agents)
         if scenario is not None:
             self._use(scenario)
-        members = await self.redis.smembers(self.keys.memory_pending_agents)
+        members: set[str] = await self.redis.smembers(self.keys.memory_pending_agents)  # type: ignore[assignment]
         state.wipe.update(old, self.cast.agents, members, state.pending)
         log.info("tick %d after tick %d: a new run; memories start over", tick, state.progress)
         state.progress = -1
@@ -232,6 +232,6 @@ class MemoryConsolidator:
                 else:
                     tx.srem(self.keys.memory_pending_agents, agent)
         if state.moved:
-            tx.hset(self.keys.memory_places, mapping=state.moved)
+            tx.hset(self.keys.memory_places, mapping=state.moved)  # type: ignore[arg-type]
         if state.progress >= 0:  # the TickEvent is the last entry of its tick: all of it is in
             tx.set(self.keys.memory_progress, state.progress)

@@ -67,7 +67,7 @@ class MemoryStore:
 
     async def all(self, agent_id: str) -> list[Memory]:
         """Every memory the agent holds (at most ``max_memories``), in no particular order."""
-        raw = await self.redis.zrange(self.keys.memories(agent_id), 0, -1)
+        raw: list[str] = await self.redis.zrange(self.keys.memories(agent_id), 0, -1)  # type: ignore[assignment]
         out = []
         for item in raw:
             try:
@@ -79,7 +79,8 @@ class MemoryStore:
     async def recent(self, agent_id: str, n: int) -> list[Memory]:
         """The ``n`` newest memories, newest first."""
         memories = await self.all(agent_id)
-        memories.sort(key=lambda m: (-m.tick, m.kind != "summary", m.id))
+        # Ties by text, not id: ids embed the run id, the order should not.
+        memories.sort(key=lambda m: (-m.tick, m.kind != "summary", m.text, m.id))
         return memories[:n]
 
     async def count(self, agent_id: str) -> int:

@@ -37,7 +37,7 @@ from scrai.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ACTION = TypeAdapter(Action)
+ACTION: TypeAdapter[Any] = TypeAdapter(Action)
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 SCHEMA = """Answer with ONE JSON object and nothing else:
 {"action": ACTION, "reason": "why, in a few words"}
