@@ -131,7 +131,7 @@ export function renderAgent(el, agent, { community, ties, social }) {
       <span class="muted">${escapeHtml(agent.id)}${agent.archetype ? ` · ${escapeHtml(agent.archetype)}` : ""}</span></div>
     <dl class="kv">
       <dt>at</dt><dd>${escapeHtml(placeName(agent.place))}</dd>
-      <dt>status</dt><dd>${agent.alive ? "alive" : "not running"}${agent.worker?.state ? ` (${escapeHtml(agent.worker.state)})` : ""} · ${state.commit_seq ?? 0} actions</dd>
+      <dt>status</dt><dd>${agent.alive ? "alive" : "not running"}${agent.worker?.state ? ` (worker ${escapeHtml(agent.worker.state)}${agent.worker.restarts ? `, restarted ${agent.worker.restarts}×` : ""})` : ""} · ${state.commit_seq ?? 0} actions</dd>
       ${rejection ? `<dt>last refused</dt><dd>t${rejection.tick}: ${escapeHtml(rejection.reason)} — ${escapeHtml(rejection.message || "")}</dd>` : ""}
     </dl>
     ${agent.persona ? `<p class="persona">${escapeHtml(agent.persona)}</p>` : ""}
