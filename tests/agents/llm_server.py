@@ -6,6 +6,7 @@ test's own event loop with no extra dependency. ``mode`` picks the behaviour:
 - ``good``: the JSON in ``reply``, with ``usage``
 - ``fenced``: the same JSON inside a ```json fence after some prose, and no ``usage``
 - ``slow``: never answers until the server closes (the client must time out)
+- ``gated``: answers like ``good`` once ``gate`` is set; counts requests in flight
 - ``error``: HTTP 500
 - ``flaky``: HTTP 500 on the first request, then ``good``
 - ``nonsense``: prose with no JSON
@@ -39,6 +40,9 @@ class ChatServer:
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._release = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._server: asyncio.Server | None = None
         self.port = 0
 
@@ -88,6 +92,14 @@ class ChatServer:
         if mode == "slow":
             await self._release.wait()
             return
+        if mode == "gated":
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                await self.gate.wait()
+            finally:
+                self.in_flight -= 1
+            mode = "good"
         if mode == "error":
             await self._send(writer, 500, {"error": {"message": "model crashed"}})
             return

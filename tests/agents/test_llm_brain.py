@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -14,6 +15,7 @@ from scrai.agents.decision import DecisionContext, Perception, RecalledMemory, S
 from scrai.events import Idle, Move, Speak
 from scrai.scenario.model import Scenario
 from tests.agents.llm_server import USAGE, ChatServer
+from tests.helpers import wait_for
 
 PERSONA = "A baker who loves fairs."
 VERBS = ["use", "bake"]
@@ -178,6 +180,18 @@ async def test_the_tick_deadline_bounds_all_attempts(server, make_brain):
     assert time.monotonic() - started < 2.0
     assert decision.trace["fallback_reason"] == "timeout" and server.requests == 1
     assert make_brain().budget_s == SCENARIO.simulation.tick_deadline_s * 0.75
+
+
+async def test_requests_in_flight_are_capped_per_server(server, make_brain):
+    server.mode = "gated"
+    brains = [make_brain(max_concurrency=2, budget_s=30, timeout_s=30) for _ in range(5)]
+    tasks = [asyncio.create_task(b.decide(context(tick=40 + i))) for i, b in enumerate(brains)]
+    await wait_for(lambda: server.in_flight == 2)
+    assert server.requests == 2  # the other three wait for a slot, not for the server
+    server.gate.set()
+    decisions = await asyncio.gather(*tasks)
+    assert {d.brain for d in decisions} == {"llm"} and server.requests == 5
+    assert server.max_in_flight == 2
 
 
 async def test_server_errors_fall_back_after_bounded_retries(server, make_brain):

@@ -49,6 +49,18 @@ where ACTION is exactly one of
 Use only the ids listed below."""
 
 
+# Requests in flight per model server and event loop, shared by every LLM brain of a
+# process: a worker hosting many agents must not flood one Ollama or llama.cpp server.
+_SLOTS: dict[tuple[int, str], asyncio.Semaphore] = {}
+
+
+def _slots(url: str, size: int) -> asyncio.Semaphore:
+    key = (id(asyncio.get_running_loop()), url)
+    if key not in _SLOTS:
+        _SLOTS[key] = asyncio.Semaphore(size)  # the first brain of a server sets the size
+    return _SLOTS[key]
+
+
 class BrainFailure(Exception):
     """Why the model gave no usable action; ``code`` goes to ``trace["fallback_reason"]``."""
 
@@ -110,6 +122,7 @@ class LLMBrain:
         # else the world rejects the action as late: better the rule brain's on time.
         default_budget = scenario.simulation.tick_deadline_s * 0.75
         self.budget_s = float(opts.get("budget_s", default_budget))
+        self.max_concurrency = max(1, int(opts.get("max_concurrency", 8)))
         self.replay_only = bool(opts.get("replay_only", settings.llm_replay_only))
         self.json_mode = opts.get("response_format") in ("json", "json_object")
         self.max_tokens = opts.get("max_tokens")
@@ -211,7 +224,7 @@ class LLMBrain:
             if wait_s <= 0.01:
                 break
             try:
-                async with asyncio.timeout(wait_s):
+                async with asyncio.timeout(wait_s), _slots(self.url, self.max_concurrency):
                     resp = await self.client.post(self.url, json=body)
             except (TimeoutError, httpx.TimeoutException):
                 failure = BrainFailure("timeout", f"no answer within {wait_s:.2f}s")
