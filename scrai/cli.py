@@ -71,6 +71,55 @@ def up(
     raise typer.Exit(run_up(options))
 
 
+@app.command()
+def world(
+    reseed: bool = typer.Option(False, help="start the world over from the stored scenario"),
+    max_ticks: int = typer.Option(None, help="last tick (overrides the scenario's max_ticks)"),
+) -> None:
+    """Run the world system: the clock, and the only writer of world state."""
+    from scrai.world.__main__ import main as world_main
+
+    argv = ["--reseed"] if reseed else []
+    if max_ticks is not None:
+        argv += ["--max-ticks", str(max_ticks)]
+    raise typer.Exit(world_main(argv))
+
+
+@app.command()
+def clock(
+    action: str = typer.Argument(..., help="pause, resume, step or speed"),
+    value: float = typer.Argument(None, help="step: ticks (default 1); speed: the multiplier"),
+) -> None:
+    """Pause, resume, step or change the speed of the running world's clock."""
+    import asyncio
+
+    from scrai.connection import connect
+    from scrai.keys import Keys
+    from scrai.settings import Settings
+    from scrai.world.clock import request
+
+    asks = {
+        "pause": {"state": "paused"},
+        "resume": {"state": "running"},
+        "step": {"steps": int(value or 1)},
+        "speed": {"speed": value},
+    }
+    if action not in asks or (action == "speed" and not value) or (value or 0) < 0:
+        typer.echo("usage: scrai clock pause | resume | step [N] | speed X (X > 0)", err=True)
+        raise typer.Exit(2)
+
+    async def send() -> None:
+        settings = Settings()
+        redis = connect(settings)
+        try:
+            await request(redis, Keys(settings.namespace), **asks[action])  # type: ignore[arg-type]
+        finally:
+            await redis.aclose()
+
+    asyncio.run(send())
+    typer.echo(f"clock: {action} requested")
+
+
 def _add_analytics_commands() -> None:
     """``scrai analytics rebuild`` and ``scrai export graph``, from the analytics package."""
     try:
