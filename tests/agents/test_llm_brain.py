@@ -279,8 +279,17 @@ async def test_model_unreachable_falls_back(make_brain, server):
 async def test_json_mode_and_api_key_only_when_asked(server, make_brain, monkeypatch):
     monkeypatch.setenv("SCRAI_TEST_LLM_KEY", "sk-test")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    await make_brain(response_format="json", api_key_env="SCRAI_TEST_LLM_KEY").decide(context())
-    assert server.bodies[-1]["response_format"] == {"type": "json_object"}
+    brain = make_brain(
+        response_format="json",
+        api_key_env="SCRAI_TEST_LLM_KEY",
+        seed=11,
+        max_tokens=200,
+        extra_body={"options": {"num_ctx": 8192}},
+    )
+    await brain.decide(context())
+    body = server.bodies[-1]
+    assert body["response_format"] == {"type": "json_object"} and body["seed"] == 11
+    assert body["max_tokens"] == 200 and body["options"] == {"num_ctx": 8192}
     assert server.headers[-1]["authorization"] == "Bearer sk-test"
     await make_brain().decide(context(tick=9))
     assert "response_format" not in server.bodies[-1]

@@ -126,6 +126,11 @@ class LLMBrain:
         self.replay_only = bool(opts.get("replay_only", settings.llm_replay_only))
         self.json_mode = opts.get("response_format") in ("json", "json_object")
         self.max_tokens = opts.get("max_tokens")
+        # Fixed request fields: "seed" (OpenAI, vLLM, llama.cpp), and anything a server
+        # takes beyond the standard ones, e.g. Ollama's {"options": {"num_ctx": 8192}}.
+        self.extra_body: dict[str, Any] = dict(opts.get("extra_body") or {})
+        if "seed" in opts:
+            self.extra_body["seed"] = int(opts["seed"])
         self.tokens_total = 0
         self._own_redis = redis is None and bool(settings.redis_url)
         if redis is None and settings.redis_url:
@@ -215,6 +220,7 @@ class LLMBrain:
             body["response_format"] = {"type": "json_object"}
         if self.max_tokens:
             body["max_tokens"] = int(self.max_tokens)
+        body.update(self.extra_body)
         failure = BrainFailure("timeout", f"no time left within the {self.budget_s:g}s budget")
         deadline = time.monotonic() + self.budget_s
         for attempt in range(1, self.max_retries + 2):
