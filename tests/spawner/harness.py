@@ -73,3 +73,20 @@ class SpawnerProcess:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+
+
+def scrai_up_env(tmp_path: Path) -> dict[str, str]:
+    """A clean environment (no SCRAI_* of the caller) with a namespace of its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCRAI_")}
+    env.update(PYTHONPATH=str(ROOT), SCRAI_NAMESPACE=f"up{tmp_path.name[-8:]}")
+    return env
+
+
+def scrai_up(backend: str, scenario: Path, data_dir: Path, env: dict[str, str]) -> str:
+    command = [sys.executable, "-m", "scrai", "up", str(scenario), "--ticks", "3"]
+    command += ["--port", "0", "--data-dir", str(data_dir), "--backend", backend]
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=110)
+    spawner_log = (data_dir / "logs" / "spawner.log").read_text()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:] + spawner_log
+    assert "3 agents alive" in result.stdout and "finished its last tick" in result.stdout
+    return spawner_log
