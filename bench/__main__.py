@@ -7,8 +7,10 @@ import asyncio
 import importlib
 import importlib.util
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from bench.common import Figure, emit, write_json
 
@@ -19,6 +21,15 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 def available() -> list[str]:
     return [name for name in KNOWN if importlib.util.find_spec(f"bench.{name}") is not None]
+
+
+def run_async(coro: Coroutine[Any, Any, list[Figure]]) -> list[Figure]:
+    """Run on the event loop the services use (uvloop when installed, as run_service does)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, list[Figure]] = {}
     for name, module in modules.items():
-        figures = asyncio.run(module.run(args))
+        figures = run_async(module.run(args))
         results[name] = figures
         emit(figures, args.json, title=name)
     if args.out:
