@@ -127,6 +127,11 @@ class Keys:
         return self._k("spawner:meta")
 
     @property
+    def spawner_lease(self) -> str:
+        """Token of the one spawner running this namespace, with a short TTL it keeps renewing."""
+        return self._k("spawner:lease")
+
+    @property
     def llm_cache(self) -> str:
         return self._k("llm:cache")
 
