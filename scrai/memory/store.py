@@ -14,7 +14,7 @@ Recall reads the whole (bounded) set in one round trip and scores it in Python.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
@@ -68,13 +68,7 @@ class MemoryStore:
     async def all(self, agent_id: str) -> list[Memory]:
         """Every memory the agent holds (at most ``max_memories``), in no particular order."""
         raw: list[str] = await self.redis.zrange(self.keys.memories(agent_id), 0, -1)  # type: ignore[assignment]
-        out = []
-        for item in raw:
-            try:
-                out.append(Memory.from_json(item))
-            except (ValueError, KeyError, TypeError) as exc:  # never let one bad entry stop recall
-                log.warning("skipping unreadable memory of %s: %s", agent_id, exc)
-        return out
+        return _parse(agent_id, raw)
 
     async def recent(self, agent_id: str, n: int) -> list[Memory]:
         """The ``n`` newest memories, newest first."""
@@ -109,10 +103,45 @@ class MemoryStore:
         ``max_tick``: ignore later memories (for reproducible recall, see :meth:`progress`).
         """
         memories = await self.all(agent_id)
+        return self._best(memories, query, now_tick, k, max_tick)
+
+    async def recall_many(
+        self,
+        requests: Sequence[tuple[str, Sequence[str]]],
+        now_tick: int,
+        k: int = 5,
+        *,
+        max_tick: int | None = None,
+    ) -> list[list[RecalledMemory]]:
+        """:meth:`recall` for many (agent id, query) pairs in one pipelined round trip."""
+        if not requests:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent_id, _ in requests:
+                pipe.zrange(self.keys.memories(agent_id), 0, -1)
+            raws = await pipe.execute()
+        return [
+            self._best(_parse(agent_id, raw), query, now_tick, k, max_tick)
+            for (agent_id, query), raw in zip(requests, raws, strict=True)
+        ]
+
+    def _best(
+        self,
+        memories: list[Memory],
+        query: Sequence[str],
+        now_tick: int,
+        k: int,
+        max_tick: int | None,
+    ) -> list[RecalledMemory]:
         if max_tick is not None:
             memories = [m for m in memories if m.tick <= max_tick]
         ranked = rank(
-            memories, query, now_tick, decay=self.settings.recency_decay, weights=self.weights, k=k
+            memories,
+            list(query),
+            now_tick,
+            decay=self.settings.recency_decay,
+            weights=self.weights,
+            k=k,
         )
         return [
             RecalledMemory(
@@ -125,3 +154,13 @@ class MemoryStore:
             )
             for s in ranked
         ]
+
+
+def _parse(agent_id: str, raw: Iterable[str]) -> list[Memory]:
+    out = []
+    for item in raw:
+        try:
+            out.append(Memory.from_json(item))
+        except (ValueError, KeyError, TypeError) as exc:  # never let one bad entry stop recall
+            log.warning("skipping unreadable memory of %s: %s", agent_id, exc)
+    return out

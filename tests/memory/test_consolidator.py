@@ -212,6 +212,9 @@ async def test_recall_through_redis_ranks_by_weighted_score(redis, keys, setting
     ]
     assert recalled[0].score > recalled[1].score
     assert recalled[0].importance == 9 and recalled[0].tick == 1
+    # Many agents in one round trip, the same answers.
+    many = await store.recall_many([("alice", ["festival"]), ("bob", ["oven"])], 4, k=2)
+    assert many == [recalled, await store.recall("bob", ["oven"], 4, k=2)]
     # What was known by the end of tick 2, whenever the consolidator got to tick 3.
     assert [r.tick for r in await store.recall("alice", ["oven"], 4, max_tick=2)] == [2, 1]
     # Only recency counts when the other weights are zero: newest first.
