@@ -37,7 +37,8 @@ export class SocialGraph {
       .force("x", d3.forceX().strength(0.05))
       .force("y", d3.forceY().strength(0.07))
       .alphaDecay(0.03)
-      .on("tick", () => this.positions());
+      .on("tick", () => this.positions())
+      .on("end", () => { this.svgEl.dataset.settled = "1"; });
     this.resize();
     new ResizeObserver(() => this.resize()).observe(svgEl);
   }
@@ -62,7 +63,10 @@ export class SocialGraph {
     this.draw();
     // Only a new node or tie moves the layout, and only by a nudge from where it is;
     // a change of weight redraws widths and sizes in place.
-    if (structural) this.sim.alpha(Math.max(this.sim.alpha(), nudge)).restart();
+    if (structural) {
+      this.svgEl.dataset.settled = "0";
+      this.sim.alpha(Math.max(this.sim.alpha(), nudge)).restart();
+    }
   }
 
   weightOf(link) {
@@ -162,6 +166,7 @@ export class SocialGraph {
     this.nodeSel.select("circle").attr("r", (d) => d.r).attr("fill", (d) => communityColour(d.community));
     this.nodeSel.select("text").attr("x", (d) => d.r + 3).text((d) => (showLabels ? d.name : ""));
     this.positions();
+    this.svgEl.dataset.renders = Number(this.svgEl.dataset.renders || 0) + 1;
     this.svgEl.dataset.nodes = this.nodes.size;
     this.svgEl.dataset.links = this.links.length;
     this.svgEl.dataset.weight = d3.sum(this.links, (l) => l.weight).toFixed(3);

@@ -53,6 +53,50 @@ def test_graph_has_one_node_per_agent_and_edges_appear(page: Page, run: Run) -> 
     assert page.errors == []
 
 
+# Watch the graph through several live updates, frame by frame: the same elements stay
+# (merged by id, not re-created) and no node jumps between two frames.
+WATCH_UPDATES_JS = """
+async (updates) => {
+  const svg = document.getElementById('graph');
+  const pos = (g) => {
+    const m = /translate\\(([^,]+),([^)]+)\\)/.exec(g.getAttribute('transform'));
+    return [Number(m[1]), Number(m[2])];
+  };
+  const els = new Map([...svg.querySelectorAll('g.node')].map((g) => [g.dataset.id, g]));
+  const last = new Map([...els].map(([id, g]) => [id, pos(g)]));
+  const start = Number(svg.dataset.renders);
+  let maxStep = 0;
+  let frames = 0;
+  while (Number(svg.dataset.renders) < start + updates) {
+    await new Promise((r) => requestAnimationFrame(r));
+    frames += 1;
+    for (const g of svg.querySelectorAll('g.node')) {
+      if (els.get(g.dataset.id) !== g) return { recreated: g.dataset.id };
+      const [x, y] = pos(g);
+      const [px, py] = last.get(g.dataset.id);
+      maxStep = Math.max(maxStep, Math.hypot(x - px, y - py));
+      last.set(g.dataset.id, [x, y]);
+    }
+  }
+  return { recreated: null, maxStep, frames };
+}
+"""
+
+
+def test_graph_updates_in_place_without_jumping(page: Page, run: Run) -> None:
+    pg = open_dashboard(page, run)
+    pg.wait_for_function("Number(document.getElementById('graph').dataset.links) > 0")  # type: ignore[attr-defined]
+    # The first layout, from nothing, may move a lot; from then on, updates must not.
+    pg.wait_for_selector("#graph[data-settled='1']", timeout=GRAPH_TIMEOUT_S * 1000)  # type: ignore[attr-defined]
+    watched = pg.evaluate(WATCH_UPDATES_JS, 3)  # type: ignore[attr-defined]
+    assert watched["recreated"] is None, watched
+    assert watched["frames"] > 0
+    # A jump (a re-layout from scratch) moves nodes hundreds of pixels at once; a nudge
+    # moves them a few pixels a frame.
+    assert watched["maxStep"] < 20, watched
+    assert page.errors == []
+
+
 def test_clicking_a_node_opens_that_agent_in_the_inspector(page: Page, run: Run) -> None:
     pg = open_dashboard(page, run)
     pg.wait_for_selector("#graph g.node circle")  # type: ignore[attr-defined]
