@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -333,3 +334,50 @@ async def test_a_model_answering_from_the_prompt_is_always_obeyed(server, make_b
     assert {d.brain for d in decisions} == {"llm"}
     assert {d.action.kind for d in decisions} == {"move", "speak", "idle"}
     assert brain.tokens_total == 12 * USAGE["total_tokens"]
+
+
+@pytest.mark.slow
+async def test_a_whole_run_replays_exactly_without_the_model(
+    server, settings, namespace, subprocess_env
+):
+    """Agent worker processes and the world; two agents on the LLM brain; then the model goes."""
+    from scrai.connection import connect
+    from scrai.keys import Keys
+    from tests.agents import sim
+
+    server.mode = "pick"
+    ticks, thinking = 12, {"mara", "finn"}
+    base = sim.default_scenario(ticks)
+    brain = ALICE.brain.model_validate(
+        {"type": "llm", "model": "stand-in", "base_url": server.base_url, "timeout_s": 10}
+    )
+    cast = [a.model_copy(update={"brain": brain}) if a.id in thinking else a for a in base.agents]
+    scenario = base.model_copy(update={"agents": cast})
+    everyone = [[a.id for a in cast]]
+
+    async def run_in(ns: str, **env: str):
+        client = connect(settings.model_copy(update={"namespace": ns}))
+        keys = Keys(ns)
+        try:
+            if "SCRAI_LLM_REPLAY_ONLY" in env:  # the recording's cache, nothing else
+                await client.hset(keys.llm_cache, mapping=await client.hgetall(recorded.llm_cache))
+            log = await sim.run(
+                client, keys, {**subprocess_env, "SCRAI_NAMESPACE": ns, **env}, scenario, everyone
+            )
+            minds = {
+                a: json.loads(await client.hget(keys.agent_mind(a), "last_decision"))
+                for a in thinking
+            }
+            return log, minds
+        finally:
+            await client.aclose()
+
+    recorded = Keys(f"{namespace}rec")
+    log, minds = await run_in(recorded.namespace)
+    assert server.requests == ticks * len(thinking)
+    assert {m["brain"] for m in minds.values()} == {"llm"}
+    await server.aclose()  # the model is gone
+
+    replay, replay_minds = await run_in(f"{namespace}replay", SCRAI_LLM_REPLAY_ONLY="1")
+    assert replay == log and len(log) > ticks * 5
+    assert {(m["brain"], m["trace"]["cache"]) for m in replay_minds.values()} == {("llm", "hit")}
