@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     spawner_backoff_max_s: float = Field(default=30.0, gt=0)
     # A worker up this long has its consecutive-crash count (and so its backoff) reset.
     spawner_backoff_reset_s: float = Field(default=60.0, gt=0)
+    # One spawner per namespace: a crashed one's successor takes over within this.
+    spawner_lease_ttl_s: float = Field(default=10.0, ge=1.0)
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+from docker.errors import DockerException
 
 from scrai.connection import connect
 from scrai.keys import Keys
@@ -31,6 +32,7 @@ from scrai.scenario.model import Scenario
 from scrai.scenario.store import save_scenario
 from scrai.settings import Settings
 from spawner.backends import Backend, make_backend
+from spawner.lease import Lease
 from spawner.reconciler import AgentBook, Plan, Policy, Stop, reconcile, record_start_failure
 
 log = logging.getLogger("spawner")
@@ -42,6 +44,21 @@ def read_scenario(path: str | Path) -> Scenario:
     from scrai.scenario.loader import load_scenario_file
 
     return load_scenario_file(path)
+
+
+class _Retry(Exception):
+    """Not yet: try the step again later."""
+
+
+async def _wait(stop: asyncio.Event | None, timeout_s: float) -> None:
+    """Wait ``timeout_s`` or until ``stop`` is set, whichever comes first."""
+    if stop is None:
+        await asyncio.sleep(timeout_s)
+        return
+    try:
+        await asyncio.wait_for(stop.wait(), timeout_s)
+    except TimeoutError:
+        pass
 
 
 def plan_workers(agent_ids: list[str], per_worker: int) -> dict[str, list[str]]:
@@ -86,23 +103,71 @@ class Spawner:
     async def run(self, stop: asyncio.Event) -> None:
         """Reconcile until ``stop`` is set, then remove every worker of this run."""
         redis = connect(self.settings)
+        lease = Lease(redis, self.keys.spawner_lease, self.settings.spawner_lease_ttl_s)
+        lost = asyncio.Event()
+        renewer: asyncio.Task[None] | None = None
         try:
-            await self._begin(redis)
-            while not stop.is_set():
+            if not await self._until(stop, lambda: self._take(lease)):
+                return
+            renewer = asyncio.create_task(self._renew(lease, lost, stop))
+            if not await self._until(stop, lambda: self._begin(redis)):
+                return
+            while not stop.is_set() and not lost.is_set():
                 try:
                     await self.reconcile_once(redis)
-                except (OSError, aioredis.RedisError) as exc:
-                    log.warning("reconcile pass failed, retrying: %s", exc)
-                try:
-                    await asyncio.wait_for(stop.wait(), self.settings.spawner_reconcile_interval_s)
-                except TimeoutError:
-                    pass
-            await self.shutdown(redis)
+                except Exception as exc:  # Redis or the engine away for a moment: next pass
+                    log.warning("reconcile pass failed, retrying: %r", exc)
+                await _wait(stop, self.settings.spawner_reconcile_interval_s)
+            if lost.is_set():
+                # Another spawner manages these workers now: leave them to it.
+                log.error("lost the lease to another spawner; exiting without removing workers")
+                return
+            await self._until(stop, lambda: self.shutdown(redis), forced=True)
+            await lease.release()
         finally:
+            if renewer is not None:
+                renewer.cancel()
             if self.backend is not None:
                 self.backend.close()
             self._pool.shutdown(wait=False, cancel_futures=True)
             await redis.aclose()
+
+    async def _take(self, lease: Lease) -> bool:
+        if await lease.acquire():
+            return True
+        log.warning("another spawner holds %s; waiting for it", self.keys.spawner_lease)
+        raise _Retry
+
+    async def _renew(self, lease: Lease, lost: asyncio.Event, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await _wait(stop, lease.ttl_ms / 3000)
+            try:
+                if not await lease.renew():
+                    lost.set()
+                    return
+            except (OSError, aioredis.RedisError) as exc:
+                log.warning("cannot renew the lease: %r", exc)
+
+    async def _until(self, stop: asyncio.Event, step: Any, *, forced: bool = False) -> bool:
+        """Run ``step()`` until it succeeds, retrying Redis and engine errors with capped backoff.
+
+        False when ``stop`` was set first (``forced``: keep trying anyway, for the final cleanup).
+        """
+        delay = 0.2
+        while forced or not stop.is_set():
+            try:
+                await step()
+                return True
+            except _Retry:
+                pass
+            except (OSError, aioredis.RedisError, DockerException) as exc:
+                log.warning("retrying in %.1fs: %r", delay, exc)
+            if forced and delay >= self.settings.reconnect_max_backoff_s:
+                log.error("giving up the cleanup")
+                return False
+            await _wait(None if forced else stop, delay)
+            delay = min(delay * 2, self.settings.reconnect_max_backoff_s)
+        return False
 
     async def _begin(self, redis: aioredis.Redis) -> None:
         meta = await redis.hgetall(self.keys.spawner_meta)
@@ -113,7 +178,8 @@ class Spawner:
         if self.scenario is not None and not (adopting and stored):
             await save_scenario(redis, self.keys, self.scenario)
         elif not stored:
-            raise RuntimeError("no scenario: give --scenario/SCENARIO or store one first")
+            log.warning("no scenario stored at %s yet; waiting for one", self.keys.scenario)
+            raise _Retry
         await redis.hset(
             self.keys.spawner_meta,
             mapping={
@@ -137,7 +203,12 @@ class Spawner:
         """Remove every worker of this namespace and forget the run."""
         assert self.backend is not None
         workers = await self._call(self.backend.list)
-        await asyncio.gather(*(self._call(self.backend.stop, w) for w in workers))
+        results = await asyncio.gather(
+            *(self._call(self.backend.stop, w) for w in workers), return_exceptions=True
+        )
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            raise failed[0]  # retried by the caller; the ones already gone are not listed again
         await redis.delete(self.keys.worker_status, self.keys.spawner_meta)
         log.info("stopped %d workers of run %s", len(workers), self.run_id)
 

@@ -27,6 +27,7 @@ def spawner_env(subprocess_env: dict[str, str], settings: Settings) -> dict[str,
         SCRAI_SPAWNER_BACKOFF_BASE_S="0.2",
         SCRAI_SPAWNER_BACKOFF_MAX_S="1.0",
         SCRAI_HEALTH_TTL_S="5",
+        SCRAI_SPAWNER_LEASE_TTL_S="2",
     )
     env.pop("SCENARIO", None)
     return env
