@@ -33,7 +33,7 @@ from scrai.bus.consumer import ConsumerStats
 from scrai.events import TickEvent, WorldStateCommittedEvent
 from scrai.keys import Keys
 from scrai.memory.model import Memory
-from scrai.memory.narrate import Cast, Fact, notes_for_event, summarize
+from scrai.memory.narrate import Cast, Fact, audience, notes_for_event, summarize
 from scrai.memory.store import MemoryStore
 from scrai.scenario.model import Scenario
 from scrai.scenario.store import load_scenario
@@ -153,7 +153,7 @@ class MemoryConsolidator:
         for d in batch:
             if isinstance(d.event, WorldStateCommittedEvent):
                 involved.add(d.event.entity_id)
-                involved.update(d.event.payload.observers)
+                involved.update(audience(d.event))
         order = sorted(involved)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(self.keys.memory_progress)

@@ -133,6 +133,16 @@ def _object_place(cast: Cast, event: WorldStateCommittedEvent, object_id: str) -
     return obj.place if obj else None
 
 
+def audience(event: WorldStateCommittedEvent) -> list[str]:
+    """Who notices an event: its observers, and the addressee of speech in any case
+    (a scenario may hear farther than it sees)."""
+    action, seen = event.payload.action, set(event.payload.observers)
+    if isinstance(action, Speak) and action.to:
+        seen.add(action.to)
+    seen.discard(event.entity_id)
+    return sorted(seen)
+
+
 def notes_for_event(
     cast: Cast, event: WorldStateCommittedEvent, places: Mapping[str, str | None]
 ) -> list[Note]:
@@ -141,7 +151,7 @@ def notes_for_event(
     eid = str(event.event_id)
     before = _place_of(event.payload.before, f"agent:{actor}")
     here = _place_of(event.payload.after, f"agent:{actor}") or before
-    observers = [o for o in event.payload.observers if o != actor]
+    observers = audience(event)
     together = sorted(o for o in observers if places.get(o) == here)
 
     def fact(role: str, place: str | None, imp: int, with_: list[str], **extra: Any) -> Fact:

@@ -47,6 +47,13 @@ async def test_actor_and_observers_remember_what_they_did_saw_and_heard(redis, k
     assert [m.text for m in got["carol"]] == [f'I heard Alice say to Bob: "{INVITE}"']
     assert [m.text for m in got["eve"]] == ["I saw Alice talking to Bob at the Bakery."]
     assert got["dave"] == []  # not an observer
+
+    # The addressee hears even when not listed as an observer (a scenario whose hearing
+    # reaches farther than its sight).
+    await consolidate(
+        redis, keys, settings, scenario, [log.commit("eve", 2, Speak(to="dave", text="Hi"), [])]
+    )
+    assert [m.text for m in await store.recent("dave", 5)] == ['Eve said to me: "Hi"']
     kinds = {a: ms[0].kind for a, ms in got.items() if ms}
     assert kinds == {"alice": "conversation", "bob": "conversation", "carol": "conversation",
                      "eve": "observation"}  # fmt: skip
