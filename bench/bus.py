@@ -4,7 +4,7 @@ Publish: :func:`scrai.bus.publish_many` (building each entry from its event) aga
 redis-py pipeline of XADDs of the same, ready-made fields. Consume: the full
 :class:`scrai.bus.Consumer` (parse and validate every event, dedupe by event_id, a
 handler queuing a trivial effect, effect + ack + dedupe markers in one MULTI/EXEC)
-against a bare XREADGROUP + XACK loop. Each is measured ``--runs`` times, alternating
+against a bare XREADGROUP + XACK loop. Each is measured ``--bus-runs`` times, alternating
 with its baseline; the figures are medians.
 """
 
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("bus")
     group.add_argument("--bus-events", type=int, default=20_000, help="events per run")
     group.add_argument("--bus-batch", type=int, default=500, help="events per publish / read")
-    group.add_argument("--runs", type=int, default=5, help="measured runs per figure")
+    group.add_argument("--bus-runs", type=int, default=5, help="measured runs per figure")
 
 
 def sample_events(n: int) -> list[Event]:
@@ -88,7 +88,7 @@ async def consume_raw(redis: aioredis.Redis, stream: str, group: str, batch: int
 
 
 async def run(args: argparse.Namespace) -> list[Figure]:
-    n, batch, runs = args.bus_events, args.bus_batch, args.runs
+    n, batch, runs = args.bus_events, args.bus_batch, args.bus_runs
     events = sample_events(n)
     fields = [e.to_fields() for e in events]
     # The inputs live for the whole run: keep them out of the collector's way, so the

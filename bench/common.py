@@ -7,7 +7,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -101,10 +101,10 @@ async def bench_redis() -> AsyncIterator[str]:
             server.stop()
 
 
-async def timed(work: Awaitable[object]) -> float:
-    """Seconds awaiting ``work`` took (a coroutine does nothing until awaited)."""
+async def timed(work: Awaitable[object] | Callable[[], Awaitable[object]]) -> float:
+    """Seconds ``work`` took: a coroutine (idle until awaited) or a function returning one."""
     start = time.perf_counter()
-    await work
+    await (work() if callable(work) else work)
     return time.perf_counter() - start
 
 
