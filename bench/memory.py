@@ -146,10 +146,10 @@ async def run(args: argparse.Namespace) -> list[Figure]:
                 keys=bare_keys,
                 batch_size=settings.consumer_batch_size,
             )
-            bare_s = await timed(lambda: bare.run(burst=True))
+            bare_s = await timed(bare.run(burst=True))
             consolidator = MemoryConsolidator(redis, keys, sc, settings=settings)
             cpu0 = time.process_time()
-            ours_s = await timed(lambda: consolidator.run(burst=True))
+            ours_s = await timed(consolidator.run(burst=True))
             cpu_s = time.process_time() - cpu0
 
             store = MemoryStore(redis, keys, sc.memory)
@@ -159,13 +159,9 @@ async def run(args: argparse.Namespace) -> list[Figure]:
             picks = [full[i % len(full)] for i in range(args.memory_recalls)]
             recall_s, zrange_s = [], []
             for agent_id in picks:
-                zrange_s.append(
-                    await timed(lambda a=agent_id: redis.zrange(keys.memories(a), 0, -1))
-                )
+                zrange_s.append(await timed(redis.zrange(keys.memories(agent_id), 0, -1)))
                 recall_s.append(
-                    await timed(
-                        lambda a=agent_id: store.recall(a, ["festival", "p3"], args.memory_ticks)
-                    )
+                    await timed(store.recall(agent_id, ["festival", "p3"], args.memory_ticks))
                 )
             size = median([await redis.memory_usage(keys.memories(a)) or 0 for a in full[:50]])
         finally:
