@@ -194,3 +194,26 @@ async def test_from_settings_uses_the_namespace(redis, settings, keys, stream, d
     )
     assert consumer.batch_size == settings.consumer_batch_size
     assert consumer.keys == keys and consumer.dedupe is dedupe
+
+
+async def test_entries_trimmed_while_pending_are_acked_not_handled(
+    redis, keys, stream, publish
+) -> None:
+    published = await publish(10)
+    await make(redis, stream, keys, Recorder("x")).ensure_group()
+    await redis.xreadgroup("g", "c1", {stream: ">"}, count=10)  # c1 read them all, then died
+    await redis.xtrim(stream, minid=published[4][0], approximate=False)  # first four gone
+    recorder = Recorder(keys.analytics("fx"))
+    stats = await make(redis, stream, keys, recorder).run(burst=True)
+    assert recorder.seen == [i for i, _ in published[4:]] and stats.handled == 6
+    assert (await redis.xpending(stream, "g"))["pending"] == 0
+
+
+async def test_recreates_its_group_when_the_stream_is_deleted(redis, keys, stream, publish) -> None:
+    recorder = Recorder(keys.analytics("fx"))
+    consumer = make(redis, stream, keys, recorder)
+    await publish(3)
+    assert (await consumer.run(burst=True)).handled == 3
+    await redis.delete(stream)  # stream and group gone (e.g. a reset of the run)
+    await publish(2)
+    assert (await consumer.run(burst=True)).handled == 5
