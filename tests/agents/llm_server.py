@@ -9,6 +9,7 @@ test's own event loop with no extra dependency. ``mode`` picks the behaviour:
 - ``gated``: answers like ``good`` once ``gate`` is set; counts requests in flight
 - ``error``: HTTP 500
 - ``flaky``: HTTP 500 on the first request, then ``good``
+- ``parts``: the ``good`` answer as a list of content parts, after a <think> block
 - ``nonsense``: prose with no JSON
 - ``invalid``: valid JSON naming a place that does not exist
 - ``pick``: a valid action chosen from the prompt itself (a stand-in model for whole runs)
@@ -109,6 +110,11 @@ class ChatServer:
         elif mode == "fenced":
             content = f"Here is my move:\n```json\n{json.dumps(self.reply, indent=2)}\n```\n"
             usage = None
+        elif mode == "parts":
+            content = [  # type: ignore[assignment]
+                {"type": "text", "text": "<think>Should I {go}? Yes.</think>"},
+                {"type": "text", "text": json.dumps(self.reply)},
+            ]
         elif mode == "nonsense":
             content = "I think I would rather go for a long walk by the river and ponder life."
         elif mode == "pick":

@@ -163,6 +163,12 @@ async def test_fenced_answer_without_usage_is_parsed_and_tokens_estimated(server
     assert decision.tokens > prompt_chars // 4  # estimated: prompt and answer, ~4 chars a token
 
 
+async def test_content_parts_and_thinking_are_understood(server, make_brain):
+    server.mode = "parts"
+    decision = await make_brain().decide(context())
+    assert decision.brain == "llm" and decision.action == Move(to="square")
+
+
 async def test_slow_model_times_out_retries_and_falls_back(server, make_brain):
     server.mode = "slow"
     decision = await make_brain(max_retries=1).decide(context())
@@ -301,6 +307,8 @@ def test_extract_json_and_cache_key_are_stable():
     assert extract_json('Sure! ```json\n{"a": 1}\n``` done') == {"a": 1}
     assert extract_json('I pick {"kind": "idle"} because') == {"kind": "idle"}
     assert extract_json('{broken {"kind": "idle"}') == {"kind": "idle"}
+    thought = '<think>Maybe {"kind": "move"}? No.</think>\n{"kind": "idle", "reason": "tired"}'
+    assert extract_json(thought) == {"kind": "idle", "reason": "tired"}
     msgs = [{"role": "user", "content": "hi"}]
     assert cache_key("m", msgs) == cache_key("m", [dict(m) for m in msgs])
     assert cache_key("m", msgs) != cache_key("n", msgs)

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 ACTION: TypeAdapter[Any] = TypeAdapter(Action)
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
+# Reasoning models (DeepSeek-R1, Qwen3 on Ollama or llama.cpp) think aloud before answering.
+_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 SCHEMA = """Answer with ONE JSON object and nothing else:
 {"action": ACTION, "reason": "why, in a few words"}
 where ACTION is exactly one of
@@ -81,6 +83,7 @@ def estimate_tokens(*texts: str) -> int:
 
 def extract_json(text: str) -> Any:
     """The first JSON object in ``text``, inside a ``` fence or surrounded by prose."""
+    text = _THINK.sub("", text)
     for candidate in [*_FENCE.findall(text), text]:
         start = candidate.find("{")
         while start != -1:
@@ -246,6 +249,10 @@ class LLMBrain:
             try:
                 data = resp.json()
                 content = data["choices"][0]["message"]["content"] or ""
+                if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}]
+                    content = "".join(
+                        str(p.get("text", "")) for p in content if isinstance(p, dict)
+                    )
             except (ValueError, KeyError, IndexError, TypeError) as exc:
                 raise BrainFailure("bad_response", f"not a chat completion: {exc!r}") from None
             usage = data.get("usage") or {}
