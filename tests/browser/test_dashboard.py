@@ -102,10 +102,16 @@ def test_clicking_a_node_opens_that_agent_in_the_inspector(page: Page, run: Run)
     pg.wait_for_selector("#graph g.node circle")  # type: ignore[attr-defined]
     node = pg.locator("#graph g.node").nth(2)  # type: ignore[attr-defined]
     agent = node.get_attribute("data-id")
+
     # Point at it first: a hovered node holds still under the pointer, as for a person.
-    box = node.locator("circle").bounding_box()
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    pg.mouse.move(x, y)  # type: ignore[attr-defined]
+    # The layout may still be moving it, so aim again until the pointer is on it.
+    def pointed() -> tuple[float, float] | None:
+        box = node.locator("circle").bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        pg.mouse.move(x, y)  # type: ignore[attr-defined]
+        return (x, y) if node.evaluate("g => g.matches(':hover')") else None
+
+    x, y = wait_for(pointed, 20, f"the pointer to rest on {agent}")
     pg.wait_for_selector("#graph-tooltip:not([hidden])")  # type: ignore[attr-defined]
     pg.mouse.click(x, y)  # type: ignore[attr-defined]
     pg.wait_for_selector(f"#inspector[data-agent='{agent}']")  # type: ignore[attr-defined]
