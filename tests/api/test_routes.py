@@ -5,9 +5,12 @@ from __future__ import annotations
 import httpx
 import redis.asyncio as aioredis
 
+from scrai.api.app import create_app
+from scrai.embedded import free_port
 from scrai.keys import Keys
 from scrai.memory.model import Memory
 from scrai.memory.store import MemoryStore
+from scrai.settings import Settings
 from tests.api.conftest import AUTH, Seeded
 
 
@@ -167,6 +170,16 @@ async def test_healthz(client: httpx.AsyncClient, redis: aioredis.Redis, keys: K
         "redis": True,
         "world": {"tick": 4},
     }
+
+
+async def test_healthz_says_when_redis_is_away(settings: Settings) -> None:
+    gone = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    app = create_app(gone)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            r = await http.get("/healthz")
+    assert r.status_code == 503 and r.json()["redis"] is False
 
 
 async def test_dashboard_is_served(client: httpx.AsyncClient) -> None:
