@@ -201,10 +201,20 @@ TABLES: dict[str, type] = {
 }
 
 
+try:  # orjson when present: records are serialised on every batch, and json is slower
+    import orjson
+
+    def _dumps(value: Any) -> str:
+        return orjson.dumps(value).decode()
+
+except ImportError:  # pragma: no cover - depends on the environment
+
+    def _dumps(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"))
+
+
 def dump(record: Any) -> str:
-    return json.dumps(
-        {name: getattr(record, name) for name in record.__slots__}, separators=(",", ":")
-    )
+    return _dumps({name: getattr(record, name) for name in record.__slots__})
 
 
 def load(table: str, raw: str) -> Any:

@@ -21,9 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+import multiprocessing
+import os
+import signal
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -34,6 +41,7 @@ from analytics.ingest import AnalyticsState
 from analytics.insights import View, detect
 from analytics.tables import load_state, queue_save, read_rejection_evidence, read_rejections
 from scrai.bus import Consumer, Delivery
+from scrai.bus.consumer import TRANSIENT
 from scrai.bus.retention import parse_id
 from scrai.events import EventError, Interact, WorldStateRejectedEvent, parse_event
 from scrai.keys import Keys
@@ -77,6 +85,7 @@ class AnalyticsSystem:
         self.previous_communities: list[list[str]] | None = None
         self._metrics_mark: tuple[int, int] | None = None
         self.reloads = 0
+        self._pool: ProcessPoolExecutor | None = None
         self.committed = self._consumer(keys.committed_events, self.handle)
         self.rejected = self._consumer(keys.rejected_events, self.handle_rejected)
 
@@ -95,6 +104,9 @@ class AnalyticsSystem:
             max_deliveries=s.consumer_max_deliveries,
             dedupe_window_s=s.consumer_dedupe_window_s,
             max_backoff_s=s.reconnect_max_backoff_s,
+            # The stored position already makes each entry count once (entries at or before
+            # it are skipped), so the consumer's per-event-id markers would only cost time.
+            dedupe=False,
         )
 
     # -- start ------------------------------------------------------------------------------
@@ -194,7 +206,11 @@ class AnalyticsSystem:
         g = graphs.build_graph(
             state.nodes, graphs.select(links, min_weight=params.min_tie_strength)
         )
-        result = await asyncio.to_thread(graphs.compute_metrics, g, seed=params.seed)
+        job = functools.partial(graphs.compute_metrics, g, seed=params.seed)
+        if self._pool is not None:  # networkx in another process: ingestion keeps the GIL
+            result = await asyncio.get_running_loop().run_in_executor(self._pool, job)
+        else:
+            result = await asyncio.to_thread(job)
         view = View(
             params=params,
             tick=tick,
@@ -214,20 +230,34 @@ class AnalyticsSystem:
         return {"tick": tick, **result, "insights": found}
 
     async def metrics_loop(self, stop: asyncio.Event) -> None:
+        """Recompute metrics every ``metrics_interval_s`` when something changed; never more
+        often than one run's own duration apart, so big graphs get at most half a core."""
         interval = self.state.params.metrics_interval_s if self.state else 2.0
         while not stop.is_set():
+            pause = interval
             try:
-                await self.redis.set(
-                    self.keys.health("analytics"), str(time.time()), ex=self.settings.health_ttl_s
-                )
                 mark = (self.state.meta.tick, self.state.meta.events) if self.state else None
                 if mark is not None and mark != self._metrics_mark:
+                    started = time.monotonic()
                     await self.compute_metrics()
                     self._metrics_mark = mark
+                    pause = max(interval, time.monotonic() - started)
+            except BrokenProcessPool:
+                log.warning("the metrics process died; starting another")
+                self._pool = _metrics_pool()
             except Exception:  # the loop must outlive a bad run or Redis blinking
                 log.exception("metrics run failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+                await asyncio.wait_for(stop.wait(), timeout=pause)
+
+    async def heartbeat(self, stop: asyncio.Event) -> None:
+        """A health key with a TTL that a container healthcheck reads."""
+        ttl = self.settings.health_ttl_s
+        while not stop.is_set():
+            with contextlib.suppress(*TRANSIENT):
+                await self.redis.set(self.keys.health("analytics"), str(time.time()), ex=ttl)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=max(ttl / 3, 0.5))
 
     # -- running ----------------------------------------------------------------------------
 
@@ -247,10 +277,12 @@ class AnalyticsSystem:
             self.committed.stop()
             self.rejected.stop()
 
+        self._pool = _metrics_pool()
         tasks = [
             asyncio.create_task(self.committed.run()),
             asyncio.create_task(self.rejected.run()),
             asyncio.create_task(self.metrics_loop(stop)),
+            asyncio.create_task(self.heartbeat(stop)),
             asyncio.create_task(relay_stop()),
         ]
         try:
@@ -262,6 +294,32 @@ class AnalyticsSystem:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _metrics_pool() -> ProcessPoolExecutor:
+    # spawn, not fork: the parent runs an event loop and threads
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent
+    )
+
+
+def _die_with_parent() -> None:
+    """In the metrics process: exit when the analytics process dies, even by SIGKILL.
+
+    Without this a killed analytics process leaves its metrics worker (and the
+    multiprocessing resource tracker it keeps alive) running forever.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:  # the parent died before prctl: go now
+        os._exit(0)
 
 
 def count_rejections(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -16,11 +17,17 @@ from tests.helpers import wait_for
 pytestmark = pytest.mark.chaos
 
 
-async def start(env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "analytics", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+async def start(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+    # the log goes to a file: a pipe nobody reads would block a chatty child
+    with log.open("ab") as err:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "analytics",
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=err,
+        )
 
 
 async def events_folded(redis, keys) -> int:
@@ -28,7 +35,7 @@ async def events_folded(redis, keys) -> int:
 
 
 async def test_sigkill_mid_stream_and_restart_give_the_same_tables(
-    redis, keys, subprocess_env
+    redis, keys, subprocess_env, tmp_path
 ) -> None:
     world = World(town(agents=12)).random_run(250, seed=99)
     total = len(world.committed)
@@ -38,7 +45,7 @@ async def test_sigkill_mid_stream_and_restart_give_the_same_tables(
 
     kills = []
     for fraction in (0.1, 0.3, 0.5, 0.7):
-        proc = await start(env)
+        proc = await start(env, tmp_path / "analytics.log")
         target = int(total * fraction)
         folded = await wait_for(
             lambda target=target: _at_least(redis, keys, target), timeout_s=60, interval_s=0.002
@@ -48,20 +55,39 @@ async def test_sigkill_mid_stream_and_restart_give_the_same_tables(
         kills.append(folded)
     assert kills == sorted(kills) and kills[-1] < total, kills
 
-    proc = await start(env)
+    proc = await start(env, tmp_path / "analytics.log")
     await wait_for(lambda: _at_least(redis, keys, total), timeout_s=60)
     rejected_last = (await redis.xrevrange(keys.rejected_events, count=1))[0][0]
     await wait_for(
         lambda: _equals(redis, keys.analytics("meta"), "rejected_position", rejected_last), 30
     )
     proc.send_signal(signal.SIGTERM)
-    _, stderr = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 0, stderr.decode()[-2000:]
+    await asyncio.wait_for(proc.wait(), 30)
+    assert proc.returncode == 0, (tmp_path / "analytics.log").read_text()[-2000:]
+
+    # no metrics worker outlived its (killed) analytics process
+    assert await wait_for(lambda: not processes_of(keys.namespace), timeout_s=20)
 
     world.committed = log
     ids = [sid for sid, _ in await redis.xrange(keys.committed_events)]
     assert await stored_tables(redis, keys) == folded_tables(world, ids)
     assert (await redis.xpending(keys.committed_events, "analytics"))["pending"] == 0
+
+
+def processes_of(namespace: str) -> list[int]:
+    """Live processes started for this test's namespace (from their environment)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            env = (entry / "environ").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().split()[2]
+        except OSError:
+            continue
+        if f"SCRAI_NAMESPACE={namespace}".encode() in env and state != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 async def _at_least(redis, keys, n: int) -> int | None:
