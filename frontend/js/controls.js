@@ -58,6 +58,16 @@ export function setupControls({ onChanged }) {
   document.getElementById("btn-token").onclick = () => { retry = null; ask("missing"); };
   const speed = document.getElementById("speed");
   speed.onchange = () => send("speed", { speed: Number(speed.value) });
+
+  // Space pauses or resumes, "." steps, when no field has the keyboard.
+  document.addEventListener("keydown", (e) => {
+    if (e.target.closest("input, select, textarea, dialog, button") || e.ctrlKey || e.metaKey || e.altKey) return;
+    const button = e.key === " " ? [document.getElementById("btn-pause"), document.getElementById("btn-resume")].find((b) => !b.disabled)
+      : e.key === "." ? document.getElementById("btn-step") : null;
+    if (!button) return;
+    e.preventDefault();
+    if (!button.disabled) button.click();
+  });
 }
 
 export function showClock(sim) {

@@ -115,7 +115,7 @@ export class WorldMap {
     g.select("circle").attr("r", this.radius);
     const offsets = this.labelOffsets();
     g.select("text").text((d) => (showLabels ? d.name : "")).attr("y", (d) => offsets.get(d.id));
-    g.select("title").text((d) => `${d.name}${d.capacity ? ` (room for ${d.capacity})` : ""}${d.tags?.length ? ` — ${d.tags.join(", ")}` : ""}`);
+    this.placeTitles();
   }
 
   // Each label goes under its place, or above it when it would overlap a label already placed.
@@ -165,8 +165,20 @@ export class WorldMap {
     });
   }
 
+  // A place's tooltip says what it is and who is there now.
+  placeTitles() {
+    const here = d3.group(this.world.agents, (a) => this.agentPlace.get(a.id));
+    this.places.selectAll("g.place").select("title").text((d) => {
+      const who = (here.get(d.id) || []).map((a) => agentName(a.id));
+      const list = who.length > 8 ? `${who.slice(0, 8).join(", ")} and ${who.length - 8} more` : who.join(", ");
+      return `${d.name}${d.capacity ? ` (room for ${d.capacity})` : ""}${d.tags?.length ? ` — ${d.tags.join(", ")}` : ""}` +
+        `\n${who.length ? `here: ${list}` : "nobody here"}`;
+    });
+  }
+
   drawAgents(animate) {
     if (!this.pos) return;
+    this.placeTitles();
     const byPlace = d3.group(this.world.agents, (a) => this.agentPlace.get(a.id));
     const data = [];
     const step = this.dot * 2.3;

@@ -146,6 +146,15 @@ def test_pause_stops_the_tick_counter_and_resume_restarts_it(page: Page, run: Ru
     assert tick_of(pg) == paused_at
     page.shot("04-paused")
 
+    # Step (the "." key) runs exactly one tick, and the world stays paused.
+    pg.keyboard.press(".")  # type: ignore[attr-defined]
+    pg.wait_for_function(f"Number(document.getElementById('tick').textContent) > {paused_at}")  # type: ignore[attr-defined]
+    reads = clock_reads(pg)
+    pg.wait_for_function(f"Number(document.body.dataset.clockReads) >= {reads + 2}")  # type: ignore[attr-defined]
+    assert tick_of(pg) == paused_at + 1
+    assert pg.text_content("#state") == "paused"  # type: ignore[attr-defined]
+    paused_at += 1
+
     pg.click("#btn-resume")  # type: ignore[attr-defined]
     pg.wait_for_function(f"Number(document.getElementById('tick').textContent) > {paused_at}")  # type: ignore[attr-defined]
     assert pg.text_content("#state") == "running"  # type: ignore[attr-defined]
