@@ -103,6 +103,13 @@ class Consumer:
     handler may be called again for the same deliveries, so keep in-memory
     side effects out of it or make them idempotent. ``claim_idle_ms`` must be
     longer than the slowest batch, or a live consumer's entries get claimed.
+
+    Exactly once: a batch's effects, its XACK and its dedupe markers commit in one
+    MULTI/EXEC, so a crash at any point applies a batch fully or not at all, and the
+    entries of a batch that did not commit are delivered again. A republished copy of
+    an event (same ``event_id``, another entry) is skipped once the first copy has
+    committed; two members of one group applying two copies at the same instant is
+    not excluded (the check is not inside the transaction).
     ``stop``: an event (e.g. the one :func:`scrai.service.run_service` passes to
     ``main``) that stops the loop after the current batch.
     """
