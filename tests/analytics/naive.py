@@ -11,6 +11,8 @@ import math
 from collections import defaultdict
 from typing import Any
 
+import pytest
+
 from scrai.events import Interact, Speak, TickEvent, WorldStateCommittedEvent
 from scrai.scenario.model import Scenario
 
@@ -111,3 +113,25 @@ def recompute(scenario: Scenario, log: list[Any]) -> dict[str, Any]:
         "edges": edges,
         "places": dict(place),
     }
+
+
+def assert_graph_equals_naive(served: dict, expected: dict) -> None:
+    assert served["tick"] == expected["tick"]
+    assert [n["id"] for n in served["nodes"]] == sorted(expected["nodes"])
+    for node in served["nodes"]:
+        want = expected["nodes"][node["id"]]
+        assert node["name"] == expected["names"][node["id"]]
+        assert node["place"] == expected["places"][node["id"]]
+        for name in ("events", "messages_sent", "messages_received", "uses", "moves"):
+            assert node[name] == want[name], (node["id"], name)
+    links = {(item["source"], item["target"]): item for item in served["links"]}
+    assert set(links) == set(expected["edges"])
+    for pair, want in expected["edges"].items():
+        got = links[pair]
+        assert got["weight"] == pytest.approx(want["weight"], rel=1e-9), pair
+        for kind, weight in want["kinds"].items():
+            assert got["kinds"][kind]["weight"] == pytest.approx(weight, rel=1e-9, abs=1e-12)
+        assert got["kinds"]["proximity"]["ticks"] == want["proximity_ticks"]
+        assert got["kinds"]["conversation"]["messages"] == want["messages"]
+        assert got["kinds"]["conversation"]["turns"] == want["turns"]
+        assert got["kinds"]["shared_object"]["uses"] == want["shared"]

@@ -11,7 +11,7 @@ import networkx as nx
 import pytest
 
 from analytics.rebuild import build, rebuild, swap, temp_keys
-from tests.analytics.naive import recompute
+from tests.analytics.naive import assert_graph_equals_naive, recompute
 from tests.analytics.runs import app_for, drain, folded_tables, publish_run, stored_tables
 from tests.analytics.synth import World, town
 
@@ -25,28 +25,6 @@ async def get(app, path: str, **params) -> httpx.Response:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         return await client.get(path, params=params)
-
-
-def assert_graph_equals_naive(served: dict, expected: dict) -> None:
-    assert served["tick"] == expected["tick"]
-    assert [n["id"] for n in served["nodes"]] == sorted(expected["nodes"])
-    for node in served["nodes"]:
-        want = expected["nodes"][node["id"]]
-        assert node["name"] == expected["names"][node["id"]]
-        assert node["place"] == expected["places"][node["id"]]
-        for name in ("events", "messages_sent", "messages_received", "uses", "moves"):
-            assert node[name] == want[name], (node["id"], name)
-    links = {(item["source"], item["target"]): item for item in served["links"]}
-    assert set(links) == set(expected["edges"])
-    for pair, want in expected["edges"].items():
-        got = links[pair]
-        assert got["weight"] == pytest.approx(want["weight"], rel=1e-9), pair
-        for kind, weight in want["kinds"].items():
-            assert got["kinds"][kind]["weight"] == pytest.approx(weight, rel=1e-9, abs=1e-12)
-        assert got["kinds"]["proximity"]["ticks"] == want["proximity_ticks"]
-        assert got["kinds"]["conversation"]["messages"] == want["messages"]
-        assert got["kinds"]["conversation"]["turns"] == want["turns"]
-        assert got["kinds"]["shared_object"]["uses"] == want["shared"]
 
 
 async def test_served_graph_equals_brute_force(redis, keys, settings, world) -> None:
