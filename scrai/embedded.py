@@ -84,6 +84,10 @@ class EmbeddedRedis:
                 tail = log.read_text()[-2000:] if log.exists() else "(no log)"
                 raise RuntimeError(f"valkey-server exited at start: {tail}")
             if self.ping():
+                if self._answering_pid() != self.process.pid:
+                    # Someone else holds the port (it was free when chosen): not ours.
+                    self.stop()
+                    raise RuntimeError(f"port {self.port} is served by another process")
                 return self
             time.sleep(0.02)
         self.stop()
@@ -96,6 +100,24 @@ class EmbeddedRedis:
                 return sock.recv(64).startswith(b"+PONG")
         except OSError:
             return False
+
+    def _answering_pid(self) -> int | None:
+        """The process id reported by whatever answers on our port (``INFO server``)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"INFO server\r\n")
+                data = b""
+                while b"process_id:" not in data or not data.endswith(b"\r\n"):
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        except OSError:
+            return None
+        for line in data.decode(errors="replace").splitlines():
+            if line.startswith("process_id:"):
+                return int(line.split(":", 1)[1])
+        return None
 
     def kill(self) -> None:
         """SIGKILL, as a crash would (the AOF keeps what was fsynced)."""

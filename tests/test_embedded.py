@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import redis as sync_redis
 
 from scrai.embedded import EmbeddedRedis, server_binary
@@ -39,3 +40,11 @@ def test_wipe_removes_the_data_dir(tmp_path) -> None:
     server = EmbeddedRedis(tmp_path / "d").start()
     server.wipe()
     assert not (tmp_path / "d").exists()
+
+
+def test_refuses_a_port_another_server_answers_on(tmp_path) -> None:
+    with EmbeddedRedis(tmp_path / "a") as first:
+        second = EmbeddedRedis(tmp_path / "b", port=first.port)
+        with pytest.raises(RuntimeError):
+            second.start()
+        assert first.ping()
