@@ -7,6 +7,8 @@ import contextlib
 import logging
 import time
 
+from redis.exceptions import RedisError
+
 from scrai.connection import connect
 from scrai.keys import Keys
 from scrai.memory.consolidator import MemoryConsolidator
@@ -35,8 +37,12 @@ async def main(stop: asyncio.Event) -> None:
         task = asyncio.create_task(consolidator.run())
         log.info("consolidating memories of %d agents (%s)", len(scenario.agents), scenario.name)
         while not stop.is_set() and not task.done():
-            # Heartbeat for container healthchecks; it expires if this loop stalls.
-            await redis.set(keys.health("memory"), str(time.time()), ex=settings.health_ttl_s)
+            # Heartbeat for container healthchecks; it expires if this loop stalls. While
+            # Redis is away the consumer backs off and retries; so does the heartbeat.
+            try:
+                await redis.set(keys.health("memory"), str(time.time()), ex=settings.health_ttl_s)
+            except RedisError as exc:
+                log.warning("heartbeat not written: %s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(1.0, settings.health_ttl_s / 3))
         consolidator.stop()
