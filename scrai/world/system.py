@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
-from scrai.bus import Consumer, Delivery
+from scrai.bus import Consumer, Delivery, trim
 from scrai.bus.consumer import TRANSIENT
 from scrai.events import (
     SCHEMA_VERSION,
@@ -50,6 +50,8 @@ GROUP = "world"
 POLL_S = 0.05  # how often clock controls are read, and the longest blocking read
 ALIVE_CACHE_S = 0.25
 HEALTH_EVERY_S = 1.0
+TRIM_EVERY_S = 30.0
+MIN_BATCH = 2_000
 
 # XADD many entries to one stream in one command (queued inside the tick's MULTI/EXEC):
 # a thousand XADDs cost one reply instead of a thousand. ARGV: n, field, value, ... per entry.
@@ -87,7 +89,8 @@ class WorldSystem:
         self.consumer = Consumer(
             redis, keys.action_events, GROUP, name, self._on_actions,
             keys=keys,
-            batch_size=settings.consumer_batch_size,
+            # Big batches: a tick of a thousand actions is staged in one or two round trips.
+            batch_size=max(settings.consumer_batch_size, MIN_BATCH),
             block_ms=int(POLL_S * 1000),
             claim_idle_ms=settings.consumer_claim_idle_ms,
             max_deliveries=settings.consumer_max_deliveries,
@@ -95,7 +98,6 @@ class WorldSystem:
             max_backoff_s=settings.reconnect_max_backoff_s,
         )  # fmt: skip
         self.control = ClockControl(redis, keys)
-        self._xadd_many = redis.register_script(_XADD_MANY_LUA)
         self.staged: dict[int, dict[str, ActionEvent]] = {}
         self.last_seq: dict[str, int] = {}  # highest sequence staged per agent
         self.committed = 0
@@ -106,6 +108,7 @@ class WorldSystem:
         self._alive_at = 0.0
         self._control_at = 0.0
         self._health_at = 0.0
+        self._trim_at = time.time()
 
     # -- start -------------------------------------------------------------------------
 
@@ -209,6 +212,9 @@ class WorldSystem:
                 stored.state, stored.speed, stored.steps,
             )  # fmt: skip
         await self._health(now)
+        if now - self._trim_at >= TRIM_EVERY_S:
+            self._trim_at = now
+            await self._trim()
         clock = self.clock
         if clock.state == "finished":
             return "finished"
@@ -249,6 +255,15 @@ class WorldSystem:
         await self.redis.set(
             self.keys.health("world"), json.dumps(status), ex=self.settings.health_ttl_s
         )
+
+    async def _trim(self) -> None:
+        """Keep the action and rejection streams within retention (never past a reader).
+
+        The committed stream is left whole: analytics rebuilds by replaying it.
+        """
+        limit = self.settings.stream_retention_max_len
+        for stream in (self.keys.action_events, self.keys.rejected_events):
+            await trim(self.redis, stream, limit)
 
     async def _ready_to_close(self, now: float) -> bool:
         if now >= self.clock.deadline_at:
@@ -369,9 +384,11 @@ class WorldSystem:
                 ),
             )
             _flatten(commits, tick_event.to_fields())  # the last entry of the tick
-            await self._xadd_many(keys=[self.keys.committed_events], args=commits, client=tx)
+            # EVAL, not EVALSHA: a script cache emptied by a server restart cannot fail
+            # one command of the transaction while the others apply.
+            tx.eval(_XADD_MANY_LUA, 1, self.keys.committed_events, *commits)
             if rejections:
-                await self._xadd_many(keys=[self.keys.rejected_events], args=rejections, client=tx)
+                tx.eval(_XADD_MANY_LUA, 1, self.keys.rejected_events, *rejections)
             tx.delete(self.keys.staged_actions(tick))
             if may_open(clock, now, self.tick_interval_s):
                 self._queue_open(tx, now)  # no round trip of its own when the next tick is due

@@ -44,32 +44,48 @@ async def test_each_rule_through_the_running_system(redis, keys, settings):
         ("bob", 2): Interact(object_id="well", verb="drink"),
         ("carol", 2): Interact(object_id="safe"),
         ("dan", 2): Speak(to="eve", text="hey"),
+        ("alice", 3): Interact(object_id="well", verb="drink"),  # refilled to 1.5
+        ("bob", 3): Interact(object_id="well", verb="kick"),
+        ("carol", 3): Move(to="atlantis"),
+        ("dan", 3): Interact(object_id="well", verb="drink"),  # from the cafe, 5 away
+        ("alice", 4): Interact(object_id="well", verb="drink"),  # 1.0 left: the last use
+        ("bob", 4): Move(to="cafe"),
+        ("carol", 4): Move(to="cafe"),  # dan and bob fill it
+        ("carol", 5): Interact(object_id="well", verb="drink"),  # 0.5 left
     }
     cast = Cast(redis, keys, AGENTS, scripted(plan))
     async with running_world(settings):
-        await cast.play(2)
-        await until(lambda: closed(redis, keys, 2))
+        await cast.play(5)
+        await until(lambda: closed(redis, keys, 5))
     log, rejected = await read_log(redis, keys)
     commits = [(e.tick, e.entity_id, e.sequence) for e in log if e.type == "world_state_committed"]
     assert commits == [
-        (1, "alice", 1),
-        (1, "carol", 1),
-        (1, "dan", 1),
-        (2, "alice", 2),
-        (2, "eve", 1),
-    ]
+        (1, "alice", 1), (1, "carol", 1), (1, "dan", 1),
+        (2, "alice", 2), (2, "eve", 1),
+        (3, "alice", 3), (3, "eve", 2),
+        (4, "alice", 4), (4, "bob", 1), (4, "dan", 2), (4, "eve", 3),
+        (5, "alice", 5), (5, "bob", 2), (5, "dan", 3), (5, "eve", 4),
+    ]  # fmt: skip
     assert [(e.tick, e.entity_id, e.payload.reason.value) for e in rejected] == [
         (1, "bob", "too_far"),
         (1, "eve", "unreachable"),
         (2, "bob", "capacity_full"),
         (2, "carol", "not_allowed"),
         (2, "dan", "out_of_hearing"),
+        (3, "bob", "unsupported_verb"),
+        (3, "carol", "unknown_target"),
+        (3, "dan", "out_of_reach"),
+        (4, "carol", "capacity_full"),
+        (5, "carol", "resource_exhausted"),
     ]
     # each tick's TickEvent comes after its commits, with the counts
     ticks = [(i, e) for i, e in enumerate(log) if isinstance(e, TickEvent)]
     assert [(e.tick, e.payload.committed, e.payload.rejected) for _, e in ticks] == [
         (1, 3, 2),
         (2, 2, 3),
+        (3, 2, 3),
+        (4, 4, 1),
+        (5, 4, 1),
     ]
     assert all(e.tick <= 1 for e in log[: ticks[0][0]])
     drink = log[ticks[0][0] + 1]
@@ -81,10 +97,14 @@ async def test_each_rule_through_the_running_system(redis, keys, settings):
     reader = WorldReader(redis, keys)
     assert (await reader.agent("alice")).place == "square"
     bob = await reader.agent("bob")
-    assert bob.action_seq == 2 and bob.commit_seq == 0
-    assert bob.last_rejection["reason"] == "capacity_full"
+    assert (bob.place, bob.action_seq, bob.commit_seq) == ("cafe", 5, 2)
+    assert bob.last_rejection == {
+        "tick": 3,
+        "reason": "unsupported_verb",
+        "message": "well supports drink, look, not 'kick'",
+    }
     well = await reader.object("well")
-    assert well.state.uses == 1 and well.state.last_user == "alice"
+    assert (well.state.uses, well.state.last_user, well.state.resource) == (3, "alice", 0)
 
 
 async def test_late_early_twice_and_out_of_sequence(redis, keys, settings):
@@ -196,3 +216,24 @@ async def test_process_exits_zero_at_max_ticks_without_agents(redis, keys, subpr
         (2, 0, 0),
         (3, 0, 0),
     ]
+
+
+async def test_action_and_rejection_streams_are_trimmed_to_retention(redis, keys, settings):
+    await save_scenario(redis, keys, town())
+    settings = settings.model_copy(update={"stream_retention_max_len": 1_000})
+    async with running_world(settings) as world:
+        events = [action("zed", 1, n, Idle()) for n in range(1, 1_501)]  # no such agent
+        for start in range(0, len(events), 500):
+            async with redis.pipeline(transaction=False) as pipe:
+                for event in events[start : start + 500]:
+                    pipe.xadd(keys.action_events, event.to_fields())
+                await pipe.execute()
+        await until(lambda: _rejections_at_least(redis, keys, 1_500))
+        await world._trim()
+    assert await redis.xlen(keys.action_events) == 1_000
+    assert await redis.xlen(keys.rejected_events) == 1_000
+    assert (await redis.xinfo_groups(keys.action_events))[0]["pending"] == 0
+
+
+async def _rejections_at_least(redis, keys, n: int) -> bool:
+    return await redis.xlen(keys.rejected_events) >= n
