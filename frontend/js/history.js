@@ -31,7 +31,6 @@ export function setupHistory(app, { showGraph, refreshGraph }) {
   $("time").addEventListener("input", () => {
     const tick = Number($("time").value);
     if (tick >= Number($("time").max)) return setLive(true);
-    if (!app.hasAnalytics) return;
     setLive(false);
     app.graphTick = tick;
     $("time-label").textContent = `as of tick ${tick}`;
@@ -49,7 +48,7 @@ export function setupHistory(app, { showGraph, refreshGraph }) {
   $("btn-replay").onclick = () => {
     if (replayTimer) return stopReplay();
     const end = Number($("time").max);
-    if (!app.hasAnalytics || end < 2) return toast("Nothing to replay yet — wait for a few ticks.");
+    if (end < 2) return toast("Nothing to replay yet — wait for a few ticks.");
     const step = Math.max(1, Math.round(end / 30));
     let tick = 0;
     $("btn-replay").textContent = "■ Stop";

@@ -17,7 +17,6 @@ const $ = (id) => document.getElementById(id);
 const app = {
   sim: null,
   world: null,
-  hasAnalytics: false,
   analyticsIds: new Set(), // agents the analytics has a node for
   graphLive: true,
   graphTick: null,
@@ -82,9 +81,7 @@ function showGraph(data, tick) {
 const refreshGraph = throttle(async () => {
   if (!app.graphLive) return;
   let data = null;
-  if (app.hasAnalytics) {
-    try { data = await getJSON("/api/analytics"); } catch { data = null; }
-  }
+  try { data = await getJSON("/api/analytics"); } catch { data = null; }
   if (!app.graphLive) return; // the user went back in time meanwhile
   if (data) app.analyticsIds = new Set(data.nodes.map((n) => n.id));
   showGraph(data, null);
@@ -110,7 +107,7 @@ setupHistory(app, { showGraph, refreshGraph });
 // The analytics' view of one agent reads every tie it has: fetched on selection, then now and then.
 const social = { id: null, at: 0, data: null };
 async function socialOf(id) {
-  if (!app.hasAnalytics || !app.analyticsIds.has(id)) return null;
+  if (!app.analyticsIds.has(id)) return null;
   if (social.id === id && Date.now() - social.at < 5000) return social.data;
   try {
     social.data = await getJSON(`/api/analytics/agents/${encodeURIComponent(id)}`);
@@ -188,8 +185,7 @@ async function loadWorld() {
 }
 
 async function start() {
-  const [spec] = await Promise.all([getJSON("/openapi.json"), refreshClock()]);
-  app.hasAnalytics = Object.keys(spec.paths || {}).some((p) => p.startsWith("/api/analytics"));
+  refreshClock();
   let world = await loadWorld();
   // Before the world is seeded there is nothing to draw: look again until there is.
   while (!world.places.length) {

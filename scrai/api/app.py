@@ -12,6 +12,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from analytics.api import router as analytics_router
 from scrai import __version__
 from scrai.api.ratelimit import RateLimit
 from scrai.api.routes import agents, events, health, live, metrics, scenarios, simulation, world
@@ -20,15 +21,6 @@ from scrai.keys import Keys
 from scrai.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _analytics_router():  # type: ignore[no-untyped-def]
-    """The analytics package's router, when that package is installed with this one."""
-    try:
-        from analytics.api import router
-    except ImportError:
-        return None
-    return router
 
 
 def create_app(
@@ -79,9 +71,7 @@ def create_app(
 
     for module in (simulation, agents, world, events, scenarios, live, metrics, health):
         app.include_router(module.router)
-    analytics_router = _analytics_router()
-    if analytics_router is not None:
-        app.include_router(analytics_router)
+    app.include_router(analytics_router)  # /api/analytics: the social graph, insights, exports
 
     if settings.cors_origins:  # closed unless configured
         app.add_middleware(
