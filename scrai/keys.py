@@ -37,7 +37,7 @@ class Keys:
     def seen(self, stream: str, group: str) -> str:
         """Sorted set of event ids a group has applied (score: when), for idempotency.
 
-        Members are event ids in their canonical text form (lower-case, hyphenated).
+        Members are the 16 raw bytes of each event's UUID (``event_id.bytes``).
         """
         return f"{stream}:seen:{group}"
 

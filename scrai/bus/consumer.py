@@ -33,38 +33,6 @@ log = logging.getLogger(__name__)
 
 Entry = tuple[str, dict[str, str] | None]
 
-# One round trip for a batch and the news of which of its events the group has already
-# applied: XREADGROUP, then ZMSCORE of their event ids (as text, lower-cased) on the
-# dedupe set. Scripts never block, so an idle consumer falls back to a blocking read.
-READ_CHECKED = """
-local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3],
-                         'STREAMS', KEYS[1], ARGV[4])
-if not reply then return {{}, {}} end
-local entries = reply[1][2]
-local seen = {}
-if ARGV[5] == '1' and #entries > 0 then
-  local ids = {}
-  for i, entry in ipairs(entries) do
-    local event_id = ''
-    local fields = entry[2]
-    if fields then
-      for j = 1, #fields, 2 do
-        if fields[j] == 'event_id' then
-          event_id = string.lower(fields[j + 1])
-          break
-        end
-      end
-    end
-    ids[i] = event_id
-  end
-  local scores = redis.call('ZMSCORE', KEYS[2], unpack(ids))
-  for i = 1, #ids do
-    if scores[i] then seen[i] = 1 else seen[i] = 0 end
-  end
-end
-return {entries, seen}
-"""
-
 # Errors that mean "Redis is away", answered with a capped backoff and a retry.
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, ConnectionError, OSError)
 
@@ -158,7 +126,6 @@ class Consumer:
         self._seen_key = self.keys.seen(stream, group)
         self._failures_key = self.keys.failures(stream, group)
         self._dead_key = self.keys.dead_letter(stream)
-        self._read_checked_script = redis.register_script(READ_CHECKED)
 
     @classmethod
     def from_settings(
@@ -266,37 +233,17 @@ class Consumer:
             cutoff = time.time() - self.dedupe_window_s
             await self.redis.zremrangebyscore(self._seen_key, "-inf", cutoff)
 
-        seen: list[int] | None
         if self._read_own_pending:
-            entries, seen = await self._read_checked("0")
+            entries = await self._read("0", block=None)
             if not entries:
                 self._read_own_pending = False
                 return await self._step(burst=burst) if burst else True
         else:
-            entries, seen = await self._read_checked(">")
+            entries = await self._read(">", block=None if burst else self.block_ms)
             if not entries:
-                if burst:
-                    return False
-                entries, seen = await self._read(">", block=self.block_ms), None
-                if not entries:
-                    return False
-        await self.handle(entries, seen)
+                return False
+        await self.handle(entries)
         return True
-
-    async def _read_checked(self, start: str) -> tuple[list[Entry], list[int] | None]:
-        """A batch (never blocking) and, per entry, 1 if its event was applied before."""
-        raw, seen = await self._read_checked_script(
-            keys=[self.stream, self._seen_key],
-            args=[self.group, self.name, self.batch_size, start, int(self.dedupe)],
-        )
-        entries: list[Entry] = []
-        for stream_id, flat in raw:
-            if flat:
-                pairs = iter(flat)
-                entries.append((stream_id, dict(zip(pairs, pairs, strict=True))))
-            else:
-                entries.append((stream_id, None))
-        return entries, seen if self.dedupe else None
 
     async def _read(self, start: str, *, block: int | None) -> list[Entry]:
         reply = await self.redis.xreadgroup(
@@ -330,28 +277,20 @@ class Consumer:
 
     # -- handling ----------------------------------------------------------------------
 
-    async def handle(self, entries: list[Entry], seen: list[int] | None = None) -> None:
-        """Validate, dedupe and apply one batch; its effects and acks commit together.
-
-        ``seen``: per entry, whether its event was applied before, when the read said so
-        already; otherwise the dedupe set is asked here.
-        """
+    async def handle(self, entries: list[Entry]) -> None:
+        """Validate, dedupe and apply one batch; its effects and acks commit together."""
         self.stats.batches += 1
         deliveries: list[Delivery] = []
-        known: list[int] | None = [] if seen is not None else None
         dead: list[tuple[str, dict[str, str], str, str]] = []
-        for index, (stream_id, fields) in enumerate(entries):
+        for stream_id, fields in entries:
             if fields is None:  # deleted by trimming while it was pending
                 continue
             try:
                 deliveries.append(Delivery(stream_id, parse_event(fields)))
             except EventError as exc:
                 dead.append((stream_id, fields, exc.reason, str(exc)))
-                continue
-            if known is not None and seen is not None:
-                known.append(seen[index])
 
-        fresh, fresh_ids, duplicates = await self._split_seen(deliveries, known)
+        fresh, fresh_ids, duplicates = await self._split_seen(deliveries)
         ids = [stream_id for stream_id, _ in entries]
         try:
             await self._commit(fresh, fresh_ids, ids, dead)
@@ -371,23 +310,22 @@ class Consumer:
                 await self.handle([(stream_id, fields)])
 
     async def _split_seen(
-        self, deliveries: list[Delivery], known: list[int] | None
-    ) -> tuple[list[Delivery], list[str], int]:
+        self, deliveries: list[Delivery]
+    ) -> tuple[list[Delivery], list[bytes], int]:
         """The deliveries not applied before (with their event ids), and how many were."""
         if not deliveries:
             return [], [], 0
-        event_ids = [str(d.event.event_id) for d in deliveries]
+        # Markers are the 16 raw bytes of each UUID: less to send and to keep than its text.
+        event_ids = [d.event.event_id.bytes for d in deliveries]
         if not self.dedupe:
             return deliveries, event_ids, 0
-        if known is None:
-            scores = await self.redis.zmscore(self._seen_key, event_ids)
-            known = [int(score is not None) for score in scores]
+        scores = await self.redis.zmscore(self._seen_key, event_ids)
         fresh: list[Delivery] = []
-        fresh_ids: list[str] = []
-        batch_ids: set[str] = set()
-        for delivery, event_id, applied in zip(deliveries, event_ids, known, strict=True):
+        fresh_ids: list[bytes] = []
+        batch_ids: set[bytes] = set()
+        for delivery, event_id, score in zip(deliveries, event_ids, scores, strict=True):
             # A second copy inside the same batch is a duplicate too.
-            if not applied and event_id not in batch_ids:
+            if score is None and event_id not in batch_ids:
                 batch_ids.add(event_id)
                 fresh.append(delivery)
                 fresh_ids.append(event_id)
@@ -396,7 +334,7 @@ class Consumer:
     async def _commit(
         self,
         fresh: list[Delivery],
-        fresh_ids: list[str],
+        fresh_ids: list[bytes],
         ids: list[str],
         dead: list[tuple[str, dict[str, str], str, str]],
     ) -> None:
