@@ -28,6 +28,7 @@ export class SocialGraph {
     this.root = this.svg.append("g");
     this.linkLayer = this.root.append("g");
     this.nodeLayer = this.root.append("g");
+    this.labelLayer = this.root.append("g"); // above every circle, so no name hides under a node
     this.zoom = d3.zoom().scaleExtent([0.2, 6]).on("zoom", (e) => this.root.attr("transform", e.transform));
     this.svg.call(this.zoom).on("dblclick.zoom", null);
     this.sim = d3.forceSimulation([])
@@ -154,7 +155,6 @@ export class SocialGraph {
     this.nodeSel = this.nodeLayer.selectAll("g.node").data([...this.nodes.values()], (d) => d.id).join((enter) => {
       const g = enter.append("g").attr("class", "node");
       g.append("circle");
-      g.append("text").attr("dy", "0.32em");
       g.on("mouseenter", (e, d) => this.hover(e, d))
         .on("mousemove", (e) => this.moveTip(e))
         .on("mouseleave", () => this.unhover())
@@ -164,7 +164,9 @@ export class SocialGraph {
     });
     this.nodeSel.attr("data-id", (d) => d.id).classed("selected", (d) => d.id === this.selected);
     this.nodeSel.select("circle").attr("r", (d) => d.r).attr("fill", (d) => communityColour(d.community));
-    this.nodeSel.select("text").attr("x", (d) => d.r + 3).text((d) => (showLabels ? d.name : ""));
+    this.labelSel = this.labelLayer.selectAll("text.label").data(showLabels ? [...this.nodes.values()] : [], (d) => d.id)
+      .join((enter) => enter.append("text").attr("class", "label").attr("dy", "0.32em"))
+      .text((d) => d.name);
     this.positions();
     this.svgEl.dataset.renders = Number(this.svgEl.dataset.renders || 0) + 1;
     this.svgEl.dataset.nodes = this.nodes.size;
@@ -177,6 +179,7 @@ export class SocialGraph {
     this.linkSel.attr("x1", (l) => l.source.x).attr("y1", (l) => l.source.y)
       .attr("x2", (l) => l.target.x).attr("y2", (l) => l.target.y);
     this.nodeSel.attr("transform", (d) => `translate(${d.x},${d.y})`);
+    this.labelSel.attr("x", (d) => d.x + d.r + 3).attr("y", (d) => d.y);
   }
 
   select(id) {
@@ -203,6 +206,7 @@ export class SocialGraph {
       if (l.target.id === d.id) near.add(l.source.id);
     }
     this.nodeSel.classed("dim", (n) => !near.has(n.id));
+    this.labelSel.classed("dim", (n) => !near.has(n.id));
     this.linkSel.classed("dim", (l) => l.source.id !== d.id && l.target.id !== d.id);
     const top = this.ties(d.id).slice(0, 3).map((t) => `${escapeHtml(agentName(t.other))} (${t.weight.toFixed(1)})`);
     this.tooltip.innerHTML = `<b>${escapeHtml(d.name)}</b><br>` +
@@ -227,6 +231,7 @@ export class SocialGraph {
     this.held = null;
     this.tooltip.hidden = true;
     this.nodeSel.classed("dim", false);
+    this.labelSel.classed("dim", false);
     this.linkSel.classed("dim", false);
   }
 
