@@ -9,7 +9,6 @@ decision, ``conclude`` (act and reflect). ``tick`` runs them all for one agent.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,7 @@ from scrai.agents import needs as needs_mod
 from scrai.agents import planner, social
 from scrai.agents.decision import Brain, Decision, DecisionContext, Perception, RecalledMemory, Seen
 from scrai.agents.geometry import world_index
-from scrai.agents.mind import Mind
+from scrai.agents.mind import Mind, dumps
 from scrai.agents.observe import absorb_happening
 from scrai.agents.reflect import reflections
 from scrai.agents.view import Happening, WorldView
@@ -26,6 +25,7 @@ from scrai.events import SCHEMA_VERSION
 from scrai.scenario.model import Agent, Scenario
 
 MAX_SEEN_AGENTS = 12
+MAX_FRESH = 16  # notable events of last tick kept for perception
 RECALL_EVERY_TICKS = 5
 
 
@@ -68,6 +68,8 @@ class CognitiveAgent:
         self._cue: tuple[str, ...] = ()
         self._recall_tick = -RECALL_EVERY_TICKS
         self._perception: Perception | None = None
+        self._plan_json: str | None = None  # the plan, encoded once per change
+        self._written: dict[str, str] = {}  # mind fields as last written to Redis
 
     # -- perceive --------------------------------------------------------------------
 
@@ -75,8 +77,8 @@ class CognitiveAgent:
         """Take in one committed event it was part of or witnessed (in stream order)."""
         if happening.tick <= self.mind.seen_tick:
             return  # already taken in before a restart
-        absorb_happening(self, happening)
-        self.fresh.append(happening)
+        if absorb_happening(self, happening) and len(self.fresh) < MAX_FRESH:
+            self.fresh.append(happening)
 
     def caught_up(self, tick: int, stream_pos: str) -> None:
         """Every committed event up to ``tick`` has been absorbed."""
@@ -98,10 +100,13 @@ class CognitiveAgent:
         rejections = self._rejections(state, view)
         perception = self._perceive(view, rejections)
         for other in perception.agents:
-            m.last_seen[other.id] = other.place
-            if other.distance == 0.0:
-                social.together(m.affinity, other.id)
-                self.touched.add(other.id)
+            if (
+                other.id in m.affinity or other.id in self.kinds
+            ):  # strangers stay strangers until they talk
+                m.see(other.id, other.place)
+                if other.distance == 0.0:
+                    social.together(m.affinity, other.id)
+                    self.touched.add(other.id)
         social.drift(m.affinity, self.base, self.touched)
         self.touched.clear()
         self._plan(t, rejections)
@@ -146,11 +151,14 @@ class CognitiveAgent:
         agents: list[Seen] = []
         objects: list[Seen] = []
         for place, dist in idx.near(here, idx.perception_range):
-            for other in view.at_place.get(place, ()):
-                if other != self.id and len(agents) < MAX_SEEN_AGENTS:
-                    agents.append(
-                        Seen("agent", other, place, dist, {"name": idx.names.get(other, other)})
-                    )
+            if len(agents) < MAX_SEEN_AGENTS:  # the nearest few are what it notices
+                for other in view.at_place.get(place, ()):
+                    if other != self.id:
+                        agents.append(
+                            Seen("agent", other, place, dist, {"name": idx.names.get(other, other)})
+                        )
+                        if len(agents) >= MAX_SEEN_AGENTS:
+                            break
             for oid in idx.objects_at.get(place, ()):
                 obj, st = idx.objects[oid], view.objects.get(oid, {})
                 resource = st.get("resource")
@@ -165,9 +173,13 @@ class CognitiveAgent:
                 }
                 objects.append(Seen("object", oid, place, dist, detail))
         events = [self._seen_event(h, here) for h in self.fresh if h.actor != self.id]
-        return Perception(
-            t, here, agents, objects, events, rejections, list(idx.neighbors.get(here, ()))
-        )
+        reachable = idx.neighbors.get(here, ())
+        full = [
+            p
+            for p in reachable
+            if (cap := idx.capacity.get(p)) and len(view.at_place.get(p, ())) >= cap
+        ]
+        return Perception(t, here, agents, objects, events, rejections, list(reachable), full)
 
     def _seen_event(self, h: Happening, here: str) -> Seen:
         place = h.place or here
@@ -189,6 +201,7 @@ class CognitiveAgent:
         if day != m.plan_day:
             m.plan = planner.day_plan(self.index, self.spec, self.scenario.seed, day)
             m.plan_day = day
+            self._plan_json = None
             m.revise(tick, f"planned day {day}")
         m.plan_step = planner.current_step(m.plan, tick % tpd)
         active = planner.active_goals(m.goals, tick)
@@ -197,6 +210,7 @@ class CognitiveAgent:
             target = action.get("to") or action.get("object_id")
             if action.get("kind") == "move" and m.plan_step and target == m.plan_step["place"]:
                 new = planner.replace_place(m.plan, m.plan_step, self.index, target)
+                self._plan_json = None
                 m.revise(tick, f"{target} refused ({rej.get('reason')}): plan moved to {new}")
             for goal in active:
                 if (
@@ -289,7 +303,7 @@ class CognitiveAgent:
             "tick": str(t),
             "timestamp": repr(view_time()),
             "schema_version": str(SCHEMA_VERSION),
-            "payload": json.dumps({"action": action}),
+            "payload": dumps({"action": action}),
         }
         m.last_tick, m.last_action, m.tokens = t, action, m.tokens + decision.tokens
         dest = decision.trace.get("dest")
@@ -311,7 +325,16 @@ class CognitiveAgent:
             else []
         )
         self.fresh.clear()
-        return Outcome(fields, m.to_hash(), made)
+        if self._plan_json is None:
+            self._plan_json = dumps(m.plan)
+        return Outcome(fields, self._changed(m.to_hash(self._plan_json)), made)
+
+    def _changed(self, mind: dict[str, str]) -> dict[str, str]:
+        """Only the mind fields that differ from what was last written (most ticks: a few)."""
+        last = self._written
+        out = {k: v for k, v in mind.items() if last.get(k) != v}
+        last.update(out)
+        return out
 
     async def tick(self, view: WorldView, memory: Any = None) -> Outcome | None:
         """The whole loop for one agent (the worker batches these steps across agents)."""

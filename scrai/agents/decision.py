@@ -33,6 +33,7 @@ class Perception:
     events: list[Seen]  # what it saw and heard last tick (speech carries "text")
     rejections: list[dict[str, Any]]  # its own rejected actions: {tick, reason, message}
     reachable_places: list[str]
+    full_places: list[str] = field(default_factory=list)  # reachable places at capacity now
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,8 +127,12 @@ def line(
     secret: str | None = None,
     replying: bool = False,
     hostile: bool = False,
+    topics: list[str] | None = None,
 ) -> str:
-    """One line from ``me`` to ``name`` (a listener seen as ``relation``)."""
+    """One line from ``me`` to ``name`` (a listener seen as ``relation``).
+
+    ``topics``: the speaker's interests, when already taken from its persona.
+    """
     familiar = relation not in ("stranger", "acquaintance", "rival", "enemy")
     who = first_name(name) if familiar else name
     opener = rng.choice(OPENERS.get(relation, OPENERS["acquaintance"])).format(name=who, me=me)
@@ -143,7 +147,7 @@ def line(
         kinds.append(("goal", {"goal": _lower_first(goal.rstrip("."))}))
     if memory:
         kinds.append(("memory", {"memory": memory}))
-    for thing in interests(persona)[:3]:
+    for thing in (interests(persona) if topics is None else topics)[:3]:
         kinds.append(("interest", {"topic": thing}))
     if secret and relation in ("friend", "partner", "family", "secret"):
         kinds.append(("secret", {"secret": secret}))

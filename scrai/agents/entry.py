@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
                 ids,
                 name=args.name or name,
                 health_ttl_s=settings.health_ttl_s,
+                settings=settings,
             )
             await worker.run(stop, max_ticks=args.max_ticks)
             await worker.aclose()

@@ -34,6 +34,7 @@ class WorldIndex:
             pid: tuple(sorted(o for o in others if limit is None or self.distance(pid, o) <= limit))
             for pid, others in links.items()
         }
+        self.capacity = {p.id: p.capacity for p in scenario.world.places if p.capacity}
         self.names = {a.id: a.name for a in scenario.agents}
         self.homes = {a.id: a.place for a in scenario.agents}
         self.objects: dict[str, WorldObject] = {o.id: o for o in scenario.world.objects}

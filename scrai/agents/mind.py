@@ -7,12 +7,19 @@ last_decision, tokens, last_tick, updated_at) are what the API shows; the
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-EPISODES_KEPT = 12
+import orjson
+
+EPISODES_KEPT = 10
+LAST_SEEN_KEPT = 32
+
+
+def dumps(value: object) -> str:
+    """JSON text (orjson: the mind is saved every tick, so encoding speed matters)."""
+    return orjson.dumps(value).decode()
 
 
 @dataclass
@@ -63,20 +70,30 @@ class Mind:
 
     # -- persistence -----------------------------------------------------------------------
 
-    def to_hash(self) -> dict[str, str]:
-        """Fields for HSET on ``keys.agent_mind(id)``."""
-        state = asdict(self)
+    def see(self, other: str, place: str) -> None:
+        """Remember where ``other`` was last seen (bounded: the least recently seen go first)."""
+        seen = self.last_seen
+        if other in seen:
+            del seen[other]  # re-insert: dict order is recency order
+        seen[other] = place
+        if len(seen) > LAST_SEEN_KEPT:
+            del seen[next(iter(seen))]
+
+    def to_hash(self, plan_json: str | None = None) -> dict[str, str]:
+        """Fields for HSET on ``keys.agent_mind(id)`` (``plan_json``: the plan, already encoded)."""
+        # The contract fields are stored once each; "state" holds the rest (no deep copy).
+        state = {k: v for k, v in self.__dict__.items() if k not in _SEPARATE}
         return {
-            "needs": json.dumps(self.needs),
-            "plan": json.dumps(self.plan),
-            "plan_step": json.dumps(self.plan_step),
-            "goals": json.dumps(self.goals),
-            "relationships": json.dumps(self.affinity),
-            "last_decision": json.dumps(self.last_decision),
+            "needs": dumps(self.needs),
+            "plan": plan_json if plan_json is not None else dumps(self.plan),
+            "plan_step": dumps(self.plan_step),
+            "goals": dumps(self.goals),
+            "relationships": dumps(self.affinity),
+            "last_decision": dumps(self.last_decision),
             "tokens": str(self.tokens),
             "last_tick": str(self.last_tick),
             "updated_at": repr(time.time()),
-            "state": json.dumps(state, separators=(",", ":")),
+            "state": dumps(state),
         }
 
     @classmethod
@@ -86,7 +103,23 @@ class Mind:
         if not raw:
             return None
         try:
-            data = json.loads(raw)
+            data = orjson.loads(raw)
+            data.update(
+                needs=orjson.loads(fields["needs"]),
+                plan=orjson.loads(fields["plan"]),
+                plan_step=orjson.loads(fields["plan_step"]),
+                goals=orjson.loads(fields["goals"]),
+                affinity=orjson.loads(fields["relationships"]),
+                last_decision=orjson.loads(fields["last_decision"]),
+                tokens=int(fields["tokens"]),
+                last_tick=int(fields["last_tick"]),
+            )
             return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, KeyError):
             return None
+
+
+# Stored as fields of their own (the API reads them), so not repeated inside "state".
+_SEPARATE = frozenset(
+    {"needs", "plan", "plan_step", "goals", "affinity", "last_decision", "tokens", "last_tick"}
+)

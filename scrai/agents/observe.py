@@ -14,11 +14,12 @@ if TYPE_CHECKING:
 VISITED_KEPT = 8
 
 
-def absorb_happening(agent: CognitiveAgent, h: Happening) -> None:
+def absorb_happening(agent: CognitiveAgent, h: Happening) -> bool:
+    """Take ``h`` in; returns whether it is worth perceiving (its own acts are not)."""
     if h.actor == agent.id:
         _own(agent, h)
-    else:
-        _other(agent, h)
+        return False
+    return _other(agent, h)
 
 
 def _own(agent: CognitiveAgent, h: Happening) -> None:
@@ -75,48 +76,22 @@ def _own(agent: CognitiveAgent, h: Happening) -> None:
         needs_mod.satisfy(m.needs, "rest", 0.12 if at_home else 0.06)
 
 
-def _other(agent: CognitiveAgent, h: Happening) -> None:
+def _other(agent: CognitiveAgent, h: Happening) -> bool:
     m, a, kind = agent.mind, h.action, h.action.get("kind")
-    names, other = agent.index.names, h.actor
-    if h.place:
-        m.last_seen[other] = h.place
-    name = names.get(other, other)
+    other = h.actor
     relation = agent.kinds.get(other)
+    known = relation is not None or other in m.affinity
+    if kind != "speak" and not known:
+        return False  # a stranger going about their business: nothing to take in
+    if h.place and known:
+        m.see(other, h.place)
+    name = agent.index.names.get(other, other)
+    close = relation is not None or abs(m.affinity.get(other, 0.0)) > 0.3
     if kind == "speak":
-        to, text = a.get("to"), str(a.get("text", ""))
-        here = m.place or agent.spec.place
-        heard = to == agent.id or (
-            to is None
-            and h.place is not None
-            and agent.index.distance(here, h.place) <= agent.index.hearing_range
-        )
-        if not heard:
-            return
-        hostile = dialogue.tone(text) == "hostile"
-        needs_mod.satisfy(m.needs, "social", 0.12 if to else 0.05)
-        if to == agent.id:
-            social.conversation(m.affinity, other, agent.spec.traits.agreeableness, hostile)
-            agent.touched.add(other)
-            m.interactions[other] = m.interactions.get(other, 0) + 1
-            for goal in list(m.goals):
-                if (
-                    goal["status"] == "active"
-                    and goal["kind"] == "meet"
-                    and goal.get("target") == other
-                ):
-                    agent.reach(goal, h.tick)
-        weight = 5.0 if relation or abs(m.affinity.get(other, 0)) > 0.3 else 4.0
-        m.remember(h.tick, "conversation", f"{name} said to me: {text}"[:240], weight, [other])
-    elif (
-        kind == "move" and h.place == m.place and (relation or abs(m.affinity.get(other, 0)) > 0.3)
-    ):
-        m.remember(
-            h.tick,
-            "observation",
-            f"{name} came to {agent.index.places[h.place].name}",
-            2.0,
-            [other],
-        )
+        return _heard(agent, h, name, close)
+    if kind == "move" and h.place == m.place and close:
+        where = agent.index.places[h.place].name
+        m.remember(h.tick, "observation", f"{name} came to {where}", 2.0, [other])
     elif kind == "interact" and (
         relation in social.HOSTILE_KINDS or m.affinity.get(other, 0) < -0.3
     ):
@@ -125,3 +100,34 @@ def _other(agent: CognitiveAgent, h: Happening) -> None:
             m.remember(
                 h.tick, "observation", f"{name} used the {obj.name or obj.kind}", 2.0, [other]
             )
+    return True
+
+
+def _heard(agent: CognitiveAgent, h: Happening, name: str, close: bool) -> bool:
+    m, other = agent.mind, h.actor
+    to, text = h.action.get("to"), str(h.action.get("text", ""))
+    if to != agent.id:
+        here = m.place or agent.spec.place
+        if (
+            to is not None
+            or h.place is None
+            or agent.index.distance(here, h.place) > agent.index.hearing_range
+        ):
+            return False  # said to someone else, or out of earshot
+    hostile = dialogue.tone(text) == "hostile"
+    needs_mod.satisfy(m.needs, "social", 0.12 if to else 0.05)
+    if to == agent.id:
+        social.conversation(m.affinity, other, agent.spec.traits.agreeableness, hostile)
+        agent.touched.add(other)
+        m.interactions[other] = m.interactions.get(other, 0) + 1
+        for goal in list(m.goals):
+            if (
+                goal["status"] == "active"
+                and goal["kind"] == "meet"
+                and goal.get("target") == other
+            ):
+                agent.reach(goal, h.tick)
+    m.remember(
+        h.tick, "conversation", f"{name} said to me: {text}"[:240], 5.0 if close else 4.0, [other]
+    )
+    return True

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from scrai.agents.decision import RecalledMemory
+from scrai.agents.scripts import RANGES
 from scrai.keys import Keys
 from scrai.memory.model import Memory, memory_id
 from scrai.memory.scoring import Weights, keywords, rank
@@ -35,6 +36,7 @@ class BatchRecall:
             settings.recency_weight, settings.importance_weight, settings.relevance_weight
         )
         self.redis = redis
+        self._ranges = redis.register_script(RANGES)
 
     async def recall_many(
         self, requests: Sequence[tuple[str, Sequence[str]]], now_tick: int, k: int = 5
@@ -42,10 +44,7 @@ class BatchRecall:
         """For each (agent id, query): its ``k`` best memories at ``now_tick``."""
         if not requests:
             return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for agent_id, _ in requests:
-                pipe.zrange(self.keys.memories(agent_id), 0, -1)
-            raws = await pipe.execute()
+        raws = await self._ranges(keys=[self.keys.memories(agent_id) for agent_id, _ in requests])
         out = []
         for (agent_id, query), raw in zip(requests, raws, strict=True):
             memories = []

@@ -7,9 +7,10 @@ once per process, not once per agent).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 
 @dataclass(slots=True)
@@ -27,7 +28,7 @@ class Happening:
         if fields.get("type") != "world_state_committed":
             return None
         try:
-            payload = json.loads(fields["payload"])
+            payload = orjson.loads(fields["payload"])
             actor = fields["entity_id"]
             after = payload.get("after") or {}
             me = after.get(f"agent:{actor}") or {}

@@ -11,23 +11,25 @@ point resumes with no gap and no duplicate.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 
 from scrai.agents.agent import CognitiveAgent, Outcome
 from scrai.agents.brains import make_brain
 from scrai.agents.decision import Brain, Decision
-from scrai.agents.mind import Mind
+from scrai.agents.mind import Mind, dumps
 from scrai.agents.recall import BatchRecall
+from scrai.agents.scripts import PUBLISH, publish_args
 from scrai.agents.view import Happening, WorldView
 from scrai.events import Idle
 from scrai.keys import Keys
 from scrai.scenario.model import Agent, Scenario
+from scrai.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,8 @@ class AgentWorker:
         *,
         name: str,
         health_ttl_s: int = 15,
-        brain_factory: BrainFactory = make_brain,
+        settings: Settings | None = None,
+        brain_factory: BrainFactory | None = None,
     ) -> None:
         specs = {a.id: a for a in scenario.agents}
         missing = [a for a in agent_ids if a not in specs]
@@ -62,9 +65,14 @@ class AgentWorker:
         self.ids = sorted(set(agent_ids))
         self.specs = [specs[a] for a in self.ids]
         self.health_ttl_s = health_ttl_s
-        self.brain_factory = brain_factory
+        # LLM brains share this worker's client and settings (the rule brain needs neither).
+        self.brain_factory = brain_factory or (
+            lambda sc, spec: make_brain(sc, spec, settings=settings, redis=redis, keys=keys)
+        )
         self.agents: dict[str, CognitiveAgent] = {}
+        self.watchers: dict[str, list[str]] = {}  # agent -> hosted agents with a tie to it
         self.memory = BatchRecall(redis, keys, scenario.memory)
+        self._publish = redis.register_script(PUBLISH)
         self.pos = "0-0"
         self.seen_tick = 0
         self.run_id = ""
@@ -100,6 +108,10 @@ class AgentWorker:
                 agent.mind.seen_tick, agent.mind.stream_pos = self.seen_tick, self.pos
             self.agents[spec.id] = agent
         self.done_tick = min(a.mind.last_tick for a in self.agents.values())
+        self.watchers = {}
+        for agent in self.agents.values():
+            for other in agent.kinds:
+                self.watchers.setdefault(other, []).append(agent.id)
         log.info(
             "%s: hosting %d agents (%d restored), tail from %s",
             self.name,
@@ -114,7 +126,7 @@ class AgentWorker:
             pipe.zadd(self.keys.agents_alive, {a: now + ALIVE_TTL_S for a in self.ids})
             pipe.set(
                 self.keys.health(f"worker-{self.name}"),
-                json.dumps({"at": now, "agents": len(self.ids), "ticks": self.ticks_done}),
+                dumps({"at": now, "agents": len(self.ids), "ticks": self.ticks_done}),
                 ex=self.health_ttl_s,
             )
             await pipe.execute()
@@ -133,8 +145,14 @@ class AgentWorker:
             while not stop.is_set():
                 clock = await self.redis.hgetall(self.keys.clock)
                 tick = int(clock.get("tick") or 0) if clock else 0
-                if tick > self.done_tick and clock.get("state") != "finished":
-                    await self.step(tick, int(clock.get("last_closed") or 0))
+                last_closed = int(clock.get("last_closed") or 0) if clock else 0
+                # Act only while the tick is open: an answer to a closed one would be late.
+                if (
+                    tick > self.done_tick
+                    and tick > last_closed
+                    and clock.get("state") != "finished"
+                ):
+                    await self.step(tick, last_closed)
                     if max_ticks is not None and self.ticks_done >= max_ticks:
                         break
                     continue
@@ -183,11 +201,30 @@ class AgentWorker:
                 h = Happening.from_fields(fields)
                 if h is None:
                     continue
-                to = h.action.get("to")
-                for agent_id in {h.actor, *h.observers, *((to,) if to else ())}:
-                    agent = self.agents.get(agent_id)
-                    if agent is not None:
-                        agent.absorb(h)
+                self._dispatch(h)
+
+    def _dispatch(self, h: Happening) -> None:
+        """Hand ``h`` to the hosted agents it concerns: never a loop over every onlooker."""
+        mine = self.agents.get(h.actor)
+        if mine is not None:
+            mine.absorb(h)
+        kind = h.action.get("kind")
+        if kind == "idle":
+            return  # nothing for onlookers to take in
+        if kind == "speak":
+            to = h.action.get("to")
+            hearers = (to,) if to else h.observers  # a line for everyone in earshot, or for one
+            for agent_id in hearers:
+                agent = self.agents.get(agent_id)
+                if agent is not None and agent_id != h.actor:
+                    agent.absorb(h)
+            return
+        watchers = self.watchers.get(h.actor)
+        if watchers:  # moves and uses matter to those who know the actor, if they saw it
+            seen_by = set(h.observers)
+            for agent_id in watchers:
+                if agent_id in seen_by:
+                    self.agents[agent_id].absorb(h)
 
     async def read_view(self, tick: int) -> WorldView:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -196,8 +233,8 @@ class AgentWorker:
             pipe.hget(self.keys.world_meta, "run_id")
             agents_raw, objects_raw, run_id = await pipe.execute()
         self.run_id = run_id or self.run_id
-        agents = {k: json.loads(v) for k, v in agents_raw.items()}
-        objects = {k: json.loads(v) for k, v in objects_raw.items()}
+        agents = {k: orjson.loads(v) for k, v in agents_raw.items()}
+        objects = {k: orjson.loads(v) for k, v in objects_raw.items()}
         return WorldView(tick, self.run_id, agents, objects)
 
     async def step(self, tick: int, last_closed: int) -> int:
@@ -250,15 +287,19 @@ class AgentWorker:
             return _fallback(exc)
 
     async def publish(self, acting: list[CognitiveAgent], outcomes: list[Outcome]) -> None:
-        """Every action with the mind behind it, in one MULTI/EXEC."""
+        """Every action with the mind behind it, atomically, in one round trip."""
         if not outcomes:
             return
+        keys = [self.keys.action_events, *(self.keys.agent_mind(a.id) for a in acting)]
+        args = publish_args([(out.fields, out.mind) for out in outcomes])
+        reflecting = [(a, out) for a, out in zip(acting, outcomes, strict=True) if out.reflections]
+        if not reflecting:
+            await self._publish(keys=keys, args=args)
+            return
         async with self.redis.pipeline(transaction=True) as tx:
-            for agent, out in zip(acting, outcomes, strict=True):
-                tx.xadd(self.keys.action_events, out.fields)  # type: ignore[arg-type]
-                tx.hset(self.keys.agent_mind(agent.id), mapping=out.mind)
-                if out.reflections:
-                    self.memory.queue_reflections(tx, agent.id, out.reflections)
+            await self._publish(keys=keys, args=args, client=tx)
+            for agent, out in reflecting:
+                self.memory.queue_reflections(tx, agent.id, out.reflections)
             await tx.execute()
 
     async def aclose(self) -> None:

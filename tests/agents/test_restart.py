@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections import defaultdict
 
 import pytest
 
 from scrai.keys import Keys
 from scrai.scenario.store import save_scenario
+from scrai.world.clock import request
 from tests.agents import sim
 from tests.helpers import wait_for
 
@@ -37,7 +39,14 @@ async def test_worker_killed_and_restarted_resumes_without_gap_or_duplicate(
         victim.wait()
         killed_at = await _closed(redis, keys)
         await wait_for(lambda: _at_least(redis, keys, killed_at + 3), timeout_s=60)
+        # Hold the clock while the worker comes back, so a loaded machine cannot reach the
+        # last tick before it does; the tick open now still closes, on its deadline.
+        await request(redis, keys, state="paused")
+        started = time.time()
         restarted = sim.start_worker(subprocess_env, ["mara"], capture=True)
+        await wait_for(lambda: _beating_since(redis, keys, started), timeout_s=60, interval_s=0.05)
+        resumed_at = await _closed(redis, keys)
+        await request(redis, keys, state="running")
         await wait_for(lambda: sim.finished(redis, keys), timeout_s=110, interval_s=0.05)
     finally:
         sim.stop(crowd, *(p for p in (world,) if p))
@@ -51,7 +60,7 @@ async def test_worker_killed_and_restarted_resumes_without_gap_or_duplicate(
     assert [e["sequence"] for e in mara] == list(range(1, len(mara) + 1))  # no gap
     ticks = [e["tick"] for e in mara]
     assert len(ticks) == len(set(ticks))  # one action per tick, never two
-    assert max(ticks) > killed_at + 10  # and it went on after the restart
+    assert max(ticks) > resumed_at + 5  # and it went on after the restart
 
     ids_by_sequence: dict[int, set[str]] = defaultdict(set)
     for _, fields in await redis.xrange(keys.action_events):
@@ -64,6 +73,12 @@ async def test_worker_killed_and_restarted_resumes_without_gap_or_duplicate(
         if f["entity_id"] == "mara"
     ]
     assert "out_of_sequence" not in rejected and "already_acted" not in rejected
+
+
+async def _beating_since(redis, keys: Keys, since: float) -> bool:
+    """The restarted worker is up: its heartbeat is newer than its start."""
+    raw = await redis.get(keys.health("worker-mara"))
+    return raw is not None and json.loads(raw)["at"] > since
 
 
 async def _at_least(redis, keys: Keys, tick: int) -> bool:

@@ -67,7 +67,7 @@ def test_a_lonely_agent_talks_to_a_friend_nearby():
     decision = brain().choose(ctx)
     assert isinstance(decision.action, Speak) and decision.action.to == "bob"
     assert "Bob" in decision.action.text
-    assert decision.trace["options"] and decision.trace["needs"]["social"] == 0.9
+    assert decision.trace["options"][0]["reason"] == "talk with Bob Ray"
 
 
 def test_timid_agents_avoid_rivals_and_bold_ones_confront_them():

@@ -10,7 +10,7 @@ same scenario and seed give the same choices in any process. Pure: no I/O.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scrai.agents import dialogue, social
 from scrai.agents.decision import Decision, DecisionContext, Seen
@@ -26,9 +26,17 @@ SLEEPY = ("sleep", "home", "bed", "wind down")
 
 
 @dataclass(slots=True)
+class Talk:
+    """A line to say, written only if this option wins (most options never do)."""
+
+    to: str
+    say: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class Option:
     score: float
-    action: Action
+    action: Action | Talk
     reason: str
     dest: str | None = None  # where a move is ultimately heading
 
@@ -39,7 +47,7 @@ class Option:
             return ("move", a.to)
         if isinstance(a, Interact):
             return ("interact", a.object_id)
-        if isinstance(a, Speak):
+        if isinstance(a, Talk | Speak):
             return ("speak", a.to or "")
         return ("idle", "")
 
@@ -57,6 +65,7 @@ class RuleBrain:
         self.kinds = social.kinds(agent)
         self.names = self.index.names
         self.homes = self.index.homes
+        self.topics = dialogue.interests(agent.persona)
 
     async def decide(self, ctx: DecisionContext) -> Decision:
         return self.choose(ctx)
@@ -86,24 +95,23 @@ class RuleBrain:
                 if o.dest == intent["place"]:
                     o.score += COMMITMENT
         blocked = self._blocked(ctx)
+        if blocked:
+            options = [o for o in options if o.key not in blocked]
         scored = sorted(
-            (
-                (o.score + rng.random() * JITTER, -i, o)
-                for i, o in enumerate(options)
-                if o.key not in blocked
-            ),
+            ((o.score + rng.random() * JITTER, -i, o) for i, o in enumerate(options)),
             key=lambda item: (item[0], item[1]),
             reverse=True,
         )
         best = scored[0][2]
+        action = best.action
+        if isinstance(action, Talk):
+            action = self._say(ctx, rng, action.to, **action.say)
         trace = {
             "options": [{"reason": o.reason, "score": round(s, 3)} for s, _, o in scored[:4]],
-            "needs": {k: round(v, 3) for k, v in ctx.needs.items()},
-            "plan_step": ctx.plan_step,
             "memories": [m.text for m in ctx.memories[:3]],
             "dest": best.dest,
         }
-        return Decision(action=best.action, reason=best.reason, brain=self.name, trace=trace)
+        return Decision(action=action, reason=best.reason, brain=self.name, trace=trace)
 
     def _blocked(self, ctx: DecisionContext) -> set[tuple[str, str]]:
         """What the world just refused: not tried again straight away."""
@@ -136,6 +144,7 @@ class RuleBrain:
             name=name,
             relation=self._relation(other, aff),
             persona=self.spec.persona,
+            topics=self.topics,
             place=self.index.places[ctx.perception.place].name,
             memory=own[0] if own and rng.random() < 0.5 else None,
             secret=self.spec.secret if aff > 0.6 and rng.random() < 0.15 else None,
@@ -149,11 +158,14 @@ class RuleBrain:
         own = (m for m in ctx.memories if m.id.startswith("self:") and m.kind == "conversation")
         return FATIGUE * sum(1 for m in own if name in m.text)
 
-    def _go(self, out: list[Option], score: float, here: str, dst: str | None, reason: str) -> None:
+    def _go(
+        self, ctx: DecisionContext, out: list[Option], score: float, dst: str | None, reason: str
+    ) -> None:
+        here = ctx.perception.place
         if dst is None or dst == here:
             return
         nxt = self.index.next_hop(here, dst)
-        if nxt:
+        if nxt and nxt not in ctx.perception.full_places:
             out.append(Option(score, Move(to=nxt), reason, dst))
 
     def _away(self, here: str, threat: str) -> Move | None:
@@ -183,7 +195,7 @@ class RuleBrain:
                 0.2 + 0.45 * ctx.needs.get("social", 0) + 0.2 * max(aff, 0) + 0.1 * t.agreeableness
             )
             score -= self._fatigue(ctx, ev.id)
-            speak = self._say(ctx, rng, ev.id, replying=True, hostile=hostile)
+            speak = Talk(ev.id, {"replying": True, "hostile": hostile})
             out.append(Option(score, speak, f"answer {self.names.get(ev.id, ev.id)}"))
 
     def _goals(self, ctx: DecisionContext, rng: random.Random, out: list[Option]) -> None:
@@ -195,34 +207,34 @@ class RuleBrain:
             w = float(goal.get("priority", 0.5)) * (0.4 + 0.6 * need) + 0.1
             kind, target, why = goal["kind"], goal.get("target"), f"goal: {goal['description']}"
             if kind == "visit":
-                self._go(out, w + 0.15, here, target, why)
+                self._go(ctx, out, w + 0.15, target, why)
             elif kind == "meet" and target:
                 if target in {a.id for a in heard}:
-                    speak = self._say(ctx, rng, target)
+                    speak = Talk(target)
                     out.append(Option(w + 0.3 - self._fatigue(ctx, target), speak, why))
                 else:
                     seen = visible.get(target)
                     where = (
                         seen.place if seen else ctx.last_seen.get(target, self.homes.get(target))
                     )
-                    self._go(out, w, here, where, why)
+                    self._go(ctx, out, w, where, why)
             elif kind == "use" and target in self.index.objects:
                 obj = next((o for o in ctx.perception.objects if o.id == target), None)
                 if obj and obj.detail.get("in_reach"):
                     verb = self.index.objects[target].rules.verbs[0]
                     out.append(Option(w + 0.3, Interact(object_id=target, verb=verb), why))
                 else:
-                    self._go(out, w + 0.1, here, self.index.objects[target].place, why)
+                    self._go(ctx, out, w + 0.1, self.index.objects[target].place, why)
             elif kind == "talk_about":
                 topic = target or goal["description"]
                 if heard:
                     listener = max(heard, key=lambda a: (ctx.relationships.get(a.id, 0.0), a.id))
-                    speak = self._say(ctx, rng, listener.id, topic=topic)
+                    speak = Talk(listener.id, {"topic": topic})
                     out.append(Option(w + 0.25 - self._fatigue(ctx, listener.id), speak, why))
                 else:
                     places = self.index.by_tag.get("social", [])
                     dst = min(places, key=lambda p: (self.index.distance(here, p), p), default=None)
-                    self._go(out, w * 0.5, here, dst, why)
+                    self._go(ctx, out, w * 0.5, dst, why)
             elif kind == "avoid" and target in visible:
                 away = self._away(here, visible[target].place)
                 if away:
@@ -241,7 +253,7 @@ class RuleBrain:
                 if t.boldness >= 0.5:
                     score = t.boldness * 0.4 * (lonely + 0.4) - 0.1 * t.agreeableness
                     score -= self._fatigue(ctx, other.id)
-                    speak = self._say(ctx, rng, other.id, hostile=True)
+                    speak = Talk(other.id, {"hostile": True})
                     out.append(Option(score, speak, f"confront {name}"))
                 else:
                     away = self._away(here, other.place)
@@ -251,7 +263,7 @@ class RuleBrain:
                         )
                 continue
             score = lonely * (0.3 + 0.5 * t.sociability) + 0.3 * aff - self._fatigue(ctx, other.id)
-            out.append(Option(score, self._say(ctx, rng, other.id), f"talk with {name}"))
+            out.append(Option(score, Talk(other.id), f"talk with {name}"))
         near = {a.id for a in ctx.perception.agents}
         friends = sorted(
             (a, o)
@@ -260,10 +272,9 @@ class RuleBrain:
         )[-2:]
         for aff, other in friends:
             why = f"look for {self.names.get(other, other)}"
-            self._go(out, lonely * 0.55 * aff + 0.05, here, ctx.last_seen[other], why)
+            self._go(ctx, out, lonely * 0.55 * aff + 0.05, ctx.last_seen[other], why)
 
     def _objects(self, ctx: DecisionContext, out: list[Option]) -> None:
-        here = ctx.perception.place
         for obj in ctx.perception.objects:
             d = obj.detail
             if d.get("exhausted") or (d.get("allowed") and ctx.agent_id not in d["allowed"]):
@@ -280,7 +291,7 @@ class RuleBrain:
                 action = Interact(object_id=obj.id, verb=verb)
                 out.append(Option(need * 0.7 + 0.05 + contest, action, f"{verb} {label}"))
             elif need > 0.5:
-                self._go(out, need * 0.4, here, obj.place, f"head for {label}")
+                self._go(ctx, out, need * 0.4, obj.place, f"head for {label}")
 
     def _plan(self, ctx: DecisionContext, out: list[Option]) -> None:
         step = ctx.plan_step
@@ -290,13 +301,18 @@ class RuleBrain:
         sleepy = any(word in activity.lower() for word in SLEEPY)
         if step["place"] != here:
             score = 0.35 + 0.1 * (1 - self.traits.curiosity) + 0.15 * sleepy
-            self._go(out, score, here, step["place"], f"plan: {activity}")
+            self._go(ctx, out, score, step["place"], f"plan: {activity}")
         else:
             score = (0.55 if sleepy else 0.2) + 0.1 * ctx.needs.get("rest", 0.0)
             out.append(Option(score, Idle(reason=activity[:200]), f"plan: {activity}"))
 
     def _wander(self, ctx: DecisionContext, rng: random.Random, out: list[Option]) -> None:
-        fresh = [p for p in ctx.perception.reachable_places if p not in ctx.visited[-4:]]
+        full = ctx.perception.full_places
+        fresh = [
+            p
+            for p in ctx.perception.reachable_places
+            if p not in ctx.visited[-4:] and p not in full
+        ]
         if fresh:
             dst = rng.choice(fresh)
             score = ctx.needs.get("curiosity", 0.0) * (0.35 + 0.3 * self.traits.curiosity)
