@@ -43,9 +43,12 @@ def test_graph_has_one_node_per_agent_and_edges_appear(page: Page, run: Run) -> 
         f"document.querySelectorAll('#graph g.node').length === {len(agents)}"
     )
     assert node_ids(pg) == agents
-    # Ties form while the simulation runs, and the graph grows them live.
+    first = float(pg.get_attribute("#graph", "data-weight") or 0)  # type: ignore[attr-defined]
+    # Ties form and strengthen while the simulation runs, and the page shows it without a reload.
     pg.wait_for_function(  # type: ignore[attr-defined]
-        "Number(document.getElementById('graph').dataset.links) > 0", timeout=GRAPH_TIMEOUT_S * 1000
+        "Number(document.getElementById('graph').dataset.links) > 0 && "
+        f"Number(document.getElementById('graph').dataset.weight) > {first}",
+        timeout=GRAPH_TIMEOUT_S * 1000,
     )
     assert pg.locator("#graph line.link").count() > 0  # type: ignore[attr-defined]
     assert node_ids(pg) == agents
