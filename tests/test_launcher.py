@@ -91,7 +91,8 @@ def test_up_runs_n_ticks_then_stops_everything(tmp_path, settings, subprocess_en
     finally:
         client.close()
     logs = {p.name for p in (tmp_path / "data" / "logs").iterdir()}
-    assert {"world.log", "worker-lena.log"} <= logs
+    assert "world.log" in logs  # workers log through the spawner, or one file each
+    assert "spawner.log" in logs or "worker-lena.log" in logs
 
 
 @pytest.mark.slow
