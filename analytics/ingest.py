@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import random
 from collections.abc import Iterable, Iterator
 
 from analytics.params import Params
 from analytics.space import Space
 from analytics.state import (
+    LN2,
     TABLES,
     Edge,
     Meta,
@@ -205,26 +207,36 @@ class AnalyticsState:
 
     def _tick(self, e: TickEvent) -> None:
         t = e.tick
-        self.meta.tick, self.meta.tick_event = t, str(e.event_id)
+        tick_event = str(e.event_id)
+        self.meta.tick, self.meta.tick_event = t, tick_event
+        params, edges, dirty = self.params, self.edges, self.dirty["edges"]
         for a, b in self.close_pairs(t):
-            edge = self._edge(a, b, t)
-            if edge.prox_last == t:
+            key = f"{a}|{b}" if a < b else f"{b}|{a}"
+            edge = edges.get(key)
+            if edge is None:
+                edge = self._edge(a, b, t)
+            elif edge.prox_last == t:
                 continue
-            eid = self._latest_event(a, b, t) or str(e.event_id)
+            else:
+                dirty.add(key)
+            eid = tick_event
             if edge.prox_last != t - 1:  # a new spell together: say what started it
-                edge.add_evidence(self.params, eid, t, "proximity")
+                eid = self._latest_event(a, b) or tick_event
+                edge.add_evidence(params, eid, t, "proximity")
             edge.prox_ticks += 1
             edge.prox_last = t
-            edge.add(self.params, "proximity", t, eid)
-        if t % self.params.snapshot_every_ticks == 0:
+            edge.add(params, "proximity", t, eid)
+        if t % params.snapshot_every_ticks == 0:
             self.snapshots.append((t, self.snapshot_json(t)))
 
-    def _latest_event(self, a: str, b: str, t: int) -> str | None:
+    def _latest_event(self, a: str, b: str) -> str | None:
+        """The later of the two agents' last events (the one that brought them together)."""
         na, nb = self.nodes.get(a), self.nodes.get(b)
-        best = max(
-            (n for n in (na, nb) if n and n.last_event), key=lambda n: n.last_tick, default=None
-        )
-        return best.last_event if best else None
+        if na is None or na.last_event is None:
+            return nb.last_event if nb else None
+        if nb is None or nb.last_event is None or na.last_tick >= nb.last_tick:
+            return na.last_event
+        return nb.last_event
 
     # -- proximity --------------------------------------------------------------------------
 
@@ -313,22 +325,14 @@ class AnalyticsState:
     def snapshot_json(self, t: int) -> str:
         """The graph at tick ``t``: nodes, each edge's decayed strength per kind, counters."""
         edges = []
+        k = LN2 / self.params.tie_half_life_ticks
         for key in sorted(self.edges):
             e = self.edges[key]
-            s = e.strengths(self.params, t)
+            f = math.exp(-k * (t - e.s_tick)) if t > e.s_tick else 1.0
             edges.append(
-                [
-                    e.a,
-                    e.b,
-                    s["proximity"],
-                    s["conversation"],
-                    s["shared_object"],
-                    e.prox_ticks,
-                    e.messages,
-                    e.turns,
-                    e.shared,
-                ]
-            )
+                [e.a, e.b, e.s_prox * f, e.s_conv * f, e.s_obj * f,
+                 e.prox_ticks, e.messages, e.turns, e.shared]
+            )  # fmt: skip
         nodes = {
             n.id: {"name": n.name, "archetype": n.archetype, "place": n.place}
             for n in self.nodes.values()

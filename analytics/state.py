@@ -9,10 +9,13 @@ ingestion proportional to the batch, not to the number of ties.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.params import KINDS, Params
+
+LN2 = math.log(2)
 
 # [event_id, tick, kind]: why a tie, a node or an object looks the way it does.
 Evidence = list[Any]
@@ -69,19 +72,22 @@ class Edge:
 
     def add(self, params: Params, kind: str, tick: int, event_id: str | None) -> None:
         """Add one contact of ``kind`` at ``tick``: decay to ``tick``, then add its weight."""
+        # The hot path of ingestion: no helper calls, no dict lookups.
         if tick > self.s_tick:
-            f = params.decay(tick - self.s_tick)
+            f = math.exp(-LN2 * (tick - self.s_tick) / params.tie_half_life_ticks)
             self.s_prox *= f
             self.s_conv *= f
             self.s_obj *= f
             self.s_tick = tick
         before = self.s_prox + self.s_conv + self.s_obj
-        w = params.weight(kind)
         if kind == "proximity":
+            w = params.proximity_weight
             self.s_prox += w
         elif kind == "conversation":
+            w = params.conversation_weight
             self.s_conv += w
         else:
+            w = params.shared_object_weight
             self.s_obj += w
         after = before + w
         if after > self.peak:
@@ -204,17 +210,15 @@ TABLES: dict[str, type] = {
 try:  # orjson when present: records are serialised on every batch, and json is slower
     import orjson
 
-    def _dumps(value: Any) -> str:
-        return orjson.dumps(value).decode()
+    def dump(record: Any) -> str:
+        return orjson.dumps(record).decode()  # dataclasses natively, in field order
 
 except ImportError:  # pragma: no cover - depends on the environment
 
-    def _dumps(value: Any) -> str:
-        return json.dumps(value, separators=(",", ":"))
-
-
-def dump(record: Any) -> str:
-    return _dumps({name: getattr(record, name) for name in record.__slots__})
+    def dump(record: Any) -> str:
+        return json.dumps(
+            {name: getattr(record, name) for name in record.__slots__}, separators=(",", ":")
+        )
 
 
 def load(table: str, raw: str) -> Any:
