@@ -61,7 +61,7 @@ def scenario(agents: int, places: int = 10) -> dict[str, object]:
         "agents": [
             {"id": f"a{i:03d}", "name": f"A{i}", "place": f"p{i % places}"} for i in range(agents)
         ],
-        "simulation": {"tick_interval_s": 0.5, "tick_deadline_s": 2.0},
+        "simulation": {"tick_interval_s": 1.0, "tick_deadline_s": 2.0},
     }
 
 
