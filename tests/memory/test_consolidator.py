@@ -219,6 +219,11 @@ async def test_recall_through_redis_ranks_by_weighted_score(redis, keys, setting
     ]
     assert recalled[0].score > recalled[1].score
     assert recalled[0].importance == 9 and recalled[0].tick == 1
+    # An entry that is not a memory is skipped, never fatal.
+    await redis.zadd(keys.memories("alice"), {"not json": 1, '{"kind": "dream"}': 2, "[]": 3})
+    assert [r.text for r in await store.recall("alice", ["festival"], now_tick=4, k=2)] == [
+        r.text for r in recalled
+    ]
     # Many agents in one round trip, the same answers.
     many = await store.recall_many([("alice", ["festival"]), ("bob", ["oven"])], 4, k=2)
     assert many == [recalled, await store.recall("bob", ["oven"], 4, k=2)]
