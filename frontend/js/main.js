@@ -41,7 +41,10 @@ const moves = new TrendChart($("trend-moves"), "moves");
 // -- the clock ------------------------------------------------------------------------
 const refreshClock = throttle(async () => {
   try {
-    app.sim = await getJSON("/api/simulation");
+    const sim = await getJSON("/api/simulation");
+    // A new run (the world reseeded, another scenario): start the page over.
+    if (app.sim?.run_id && sim.run_id && sim.run_id !== app.sim.run_id) location.reload();
+    app.sim = sim;
     showClock(app.sim);
     // How many times the clock was read: lets a watcher (or a test) tell "no change" from "not looked".
     document.body.dataset.clockReads = Number(document.body.dataset.clockReads || 0) + 1;
@@ -164,8 +167,23 @@ function flush() {
   log.add(batch);
   interactions.draw();
   moves.draw();
+  if (app.stale) {
+    app.stale = false;
+    loadWorld().catch(() => { app.stale = true; });
+  }
 }
-const scheduleFlush = () => { if (queue.length === 1) requestAnimationFrame(flush); };
+// Draw once per frame. A hidden tab gets no frames, so it drains on a timer instead and
+// keeps only the newest events: a dashboard left open for hours must not grow.
+const MAX_QUEUE = 20000;
+function scheduleFlush() {
+  if (queue.length > MAX_QUEUE) {
+    queue = queue.slice(-MAX_QUEUE / 2);
+    app.stale = true; // some moves were dropped: re-read where everyone is at the next flush
+  }
+  if (queue.length !== 1) return;
+  if (document.hidden) setTimeout(flush, 1000);
+  else requestAnimationFrame(flush);
+}
 
 function onStatus(status) {
   const el = $("conn");
