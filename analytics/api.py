@@ -77,6 +77,18 @@ async def insights(
     return {"insights": items[:limit], "total": len(items)}
 
 
+@router.get("/places")
+async def places(redis: RedisDep, keys: KeysDep) -> dict[str, Any]:
+    """Where agents spend time: occupancy, agent-ticks per window of ticks, the trend."""
+    return await query.read_places(redis, keys)
+
+
+@router.get("/objects")
+async def objects(redis: RedisDep, keys: KeysDep) -> dict[str, Any]:
+    """Who used which object and when, and how contested it is."""
+    return await query.read_objects(redis, keys)
+
+
 @router.get("/export")
 async def export_graph(
     redis: RedisDep,

@@ -154,6 +154,57 @@ async def read_agent(redis: aioredis.Redis, keys: Keys, agent_id: str) -> dict[s
     }
 
 
+async def read_places(redis: aioredis.Redis, keys: Keys) -> dict[str, Any]:
+    """The movement table by place: occupancy now, agent-ticks per window (oldest first), trend."""
+    params = await read_params(redis, keys)
+    meta = await read_meta(redis, keys)
+    tick = meta.tick if meta else 0
+    w = params.window_ticks
+    places = []
+    for p in (await read_table(redis, keys, "places")).values():
+        p.advance(params, tick)  # a copy read from Redis: account the open stays up to now
+        windows = [
+            {"window": [int(i) * w + 1, (int(i) + 1) * w], "agent_ticks": n}
+            for i, n in sorted(p.windows.items(), key=lambda kv: int(kv[0]))
+        ]
+        done = [x for x in windows if x["window"][1] <= tick]
+        trend = None
+        if len(done) >= 2:
+            last, before = done[-1]["agent_ticks"], done[-2]["agent_ticks"]
+            trend = (
+                "rising" if last > before * 1.5 else "falling" if last < before / 1.5 else "steady"
+            )
+        places.append({
+            "id": p.id, "occupancy": p.occupancy, "agent_ticks": p.agent_ticks,
+            "arrivals": p.arrivals, "windows": windows, "trend": trend,
+        })  # fmt: skip
+    places.sort(key=lambda x: (-x["agent_ticks"], x["id"]))
+    return {"tick": tick, "window_ticks": w, "places": places}
+
+
+async def read_objects(redis: aioredis.Redis, keys: Keys) -> dict[str, Any]:
+    """The object-interaction table: who used what and when, contention, rejections."""
+    from analytics.tables import read_rejections
+
+    meta = await read_meta(redis, keys)
+    rejections = await read_rejections(redis, keys)
+    objects = []
+    for o in (await read_table(redis, keys, "objects")).values():
+        rejected_by = {
+            k.split("|", 1)[1]: n for k, n in rejections.items() if k.startswith(f"{o.id}|")
+        }
+        objects.append({
+            "id": o.id, "place": o.place, "uses": o.uses, "users": o.users,
+            "last_user": o.last_user, "last_tick": o.last_tick, "contention": o.contention,
+            "contenders": o.contenders, "rejections": rejections.get(o.id, 0),
+            "rejected": rejected_by, "recent_uses": [
+                {"event_id": x[0], "tick": x[1], "agent": x[2]} for x in o.log[-10:]
+            ],
+        })  # fmt: skip
+    objects.sort(key=lambda x: (-x["uses"], x["id"]))
+    return {"tick": meta.tick if meta else 0, "objects": objects}
+
+
 async def edges_over_time(redis: aioredis.Redis, keys: Keys) -> list[dict[str, Any]]:
     """One row per edge per snapshot tick, then the live edges: the CSV export's rows."""
     from analytics.tables import snapshot_ticks

@@ -88,6 +88,21 @@ async def test_agent_and_insights_routes(redis, keys, settings, world) -> None:
     mine = (await get(app, "/api/analytics/insights", agent="a03")).json()["insights"]
     assert all("a03" in i["agents"] for i in mine)
 
+    places = (await get(app, "/api/analytics/places")).json()
+    assert sum(p["agent_ticks"] for p in places["places"]) == 14 * 60
+    assert sum(p["occupancy"] for p in places["places"]) == 14
+    for p in places["places"]:
+        assert sum(w["agent_ticks"] for w in p["windows"]) == p["agent_ticks"]  # 3 windows kept
+    objects = {o["id"]: o for o in (await get(app, "/api/analytics/objects")).json()["objects"]}
+    uses = [e for e in world.committed if e.type == "world_state_committed"]
+    for obj in ("well", "bench", "stove"):
+        used = [e for e in uses if getattr(e.payload.action, "object_id", None) == obj]
+        assert objects[obj]["uses"] == len(used)
+        rejected = [
+            e for e in world.rejected if getattr(e.payload.action, "object_id", None) == obj
+        ]
+        assert objects[obj]["rejections"] == len(rejected)
+
 
 async def test_exports_read_back_with_networkx(redis, keys, settings, world, tmp_path) -> None:
     await publish_run(redis, keys, world)
