@@ -9,6 +9,7 @@ three are summed with the scenario's weights.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -183,15 +184,11 @@ def rank(
     rec = min_max([decay ** max(0, now_tick - m.tick) for m in memories])
     imp = min_max([m.importance / 10 for m in memories])
     rel = min_max(relevances(memories, query))
-    scored = [
-        Scored(
-            memory=m,
-            score=weights.recency * r + weights.importance * i + weights.relevance * v,
-            recency=r,
-            importance=i,
-            relevance=v,
-        )
-        for m, r, i, v in zip(memories, rec, imp, rel, strict=True)
+    wr, wi, wv = weights.recency, weights.importance, weights.relevance
+    keyed = [
+        (-(wr * r + wi * i + wv * v), -m.tick, m.text, m.id, n)
+        for n, (m, r, i, v) in enumerate(zip(memories, rec, imp, rel, strict=True))
     ]
-    scored.sort(key=lambda s: (-s.score, -s.memory.tick, s.memory.text, s.memory.id))
-    return scored if k is None else scored[:k]
+    # Only the k best become Scored records (recall asks for a handful out of hundreds).
+    best = sorted(keyed) if k is None else heapq.nsmallest(k, keyed)
+    return [Scored(memories[n], -neg, rec[n], imp[n], rel[n]) for neg, _, _, _, n in best]
