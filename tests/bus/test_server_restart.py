@@ -78,9 +78,10 @@ async def test_consumer_recovers_with_capped_backoff_and_loses_nothing(tmp_path)
             reconnects_while_down,
             downtime,
         )
-        # No reconnect storm: after the restart the consumer came back on few connections.
+        # No reconnect storm: since the restart, the consumer and this test together opened
+        # a handful of connections (a storm would be hundreds).
         info = await client.info("stats")
-        assert info["total_connections_received"] <= 6, info["total_connections_received"]
+        assert info["total_connections_received"] <= 10, info["total_connections_received"]
     finally:
         await client.aclose()
         await consumer_client.aclose()
