@@ -14,7 +14,7 @@ from tests.analytics.runs import folded_tables, publish_run, stored_tables
 from tests.analytics.synth import World, town
 from tests.helpers import wait_for
 
-pytestmark = pytest.mark.chaos
+pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
 
 async def start(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
@@ -61,6 +61,12 @@ async def test_sigkill_mid_stream_and_restart_give_the_same_tables(
     await wait_for(
         lambda: _equals(redis, keys.analytics("meta"), "rejected_position", rejected_last), 30
     )
+    # the background task (in its own process) computed metrics for the last tick and said so
+    last_tick = str(world.committed[-1].tick)
+    await wait_for(lambda: _equals(redis, keys.analytics("metrics"), "tick", last_tick), 60)
+    updates = await redis.xrevrange(keys.analytics_updates, count=50)
+    assert any(f["kind"] == "metrics" and f["tick"] == last_tick for _, f in updates)
+    assert await redis.get(keys.health("analytics"))
     proc.send_signal(signal.SIGTERM)
     await asyncio.wait_for(proc.wait(), 30)
     assert proc.returncode == 0, (tmp_path / "analytics.log").read_text()[-2000:]
@@ -108,7 +114,6 @@ async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode()
 
 
-@pytest.mark.slow
 async def test_cli_rebuild_and_export(redis, keys, settings, subprocess_env, tmp_path) -> None:
     from tests.analytics.runs import drain
 
