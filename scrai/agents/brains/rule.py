@@ -19,6 +19,8 @@ from scrai.events import Action, Idle, Interact, Move, Speak
 from scrai.scenario.model import Agent, Scenario
 
 JITTER = 0.04
+# Options are built with ``model_construct`` (their values come from this module and the
+# scenario, already valid): most options lose, and validating each one is most of a tick.
 COMMITMENT = 0.15  # bonus for keeping to a course already set: no dithering between places
 COMMITMENT_TICKS = 10
 FATIGUE = 0.08  # per recent exchange with the same person: conversations run their course
@@ -87,8 +89,14 @@ class RuleBrain:
         self._wander(ctx, rng, options)
         rest = ctx.needs.get("rest", 0.0)
         at_home = ctx.perception.place == self.spec.place
-        options.append(Option(rest * 0.6 + 0.12 * at_home, Idle(reason="resting"), "tired: rest"))
-        options.append(Option(0.05, Idle(reason="nothing pressing"), "nothing pressing"))
+        options.append(
+            Option(
+                rest * 0.6 + 0.12 * at_home, Idle.model_construct(reason="resting"), "tired: rest"
+            )
+        )
+        options.append(
+            Option(0.05, Idle.model_construct(reason="nothing pressing"), "nothing pressing")
+        )
         intent = ctx.intent or {}
         if intent.get("place") and ctx.tick - int(intent.get("since", 0)) <= COMMITMENT_TICKS:
             for o in options:
@@ -166,14 +174,18 @@ class RuleBrain:
             return
         nxt = self.index.next_hop(here, dst)
         if nxt and nxt not in ctx.perception.full_places:
-            out.append(Option(score, Move(to=nxt), reason, dst))
+            out.append(Option(score, Move.model_construct(to=nxt), reason, dst))
 
     def _away(self, here: str, threat: str) -> Move | None:
         now = self.index.distance(here, threat)
         away = sorted(
             self.index.neighbors.get(here, ()), key=lambda p: -self.index.distance(p, threat)
         )
-        return Move(to=away[0]) if away and self.index.distance(away[0], threat) > now else None
+        return (
+            Move.model_construct(to=away[0])
+            if away and self.index.distance(away[0], threat) > now
+            else None
+        )
 
     def _in_hearing(self, ctx: DecisionContext) -> list[Seen]:
         return [a for a in ctx.perception.agents if a.distance <= self.index.hearing_range]
@@ -222,7 +234,9 @@ class RuleBrain:
                 obj = next((o for o in ctx.perception.objects if o.id == target), None)
                 if obj and obj.detail.get("in_reach"):
                     verb = self.index.objects[target].rules.verbs[0]
-                    out.append(Option(w + 0.3, Interact(object_id=target, verb=verb), why))
+                    out.append(
+                        Option(w + 0.3, Interact.model_construct(object_id=target, verb=verb), why)
+                    )
                 else:
                     self._go(ctx, out, w + 0.1, self.index.objects[target].place, why)
             elif kind == "talk_about":
@@ -288,7 +302,7 @@ class RuleBrain:
             label = d.get("name") or obj.id
             if d.get("in_reach"):
                 verb = self.index.objects[obj.id].rules.verbs[0]
-                action = Interact(object_id=obj.id, verb=verb)
+                action = Interact.model_construct(object_id=obj.id, verb=verb)
                 out.append(Option(need * 0.7 + 0.05 + contest, action, f"{verb} {label}"))
             elif need > 0.5:
                 self._go(ctx, out, need * 0.4, obj.place, f"head for {label}")
@@ -304,7 +318,9 @@ class RuleBrain:
             self._go(ctx, out, score, step["place"], f"plan: {activity}")
         else:
             score = (0.55 if sleepy else 0.2) + 0.1 * ctx.needs.get("rest", 0.0)
-            out.append(Option(score, Idle(reason=activity[:200]), f"plan: {activity}"))
+            out.append(
+                Option(score, Idle.model_construct(reason=activity[:200]), f"plan: {activity}")
+            )
 
     def _wander(self, ctx: DecisionContext, rng: random.Random, out: list[Option]) -> None:
         full = ctx.perception.full_places
@@ -316,4 +332,11 @@ class RuleBrain:
         if fresh:
             dst = rng.choice(fresh)
             score = ctx.needs.get("curiosity", 0.0) * (0.35 + 0.3 * self.traits.curiosity)
-            out.append(Option(score, Move(to=dst), f"explore {self.index.places[dst].name}", dst))
+            out.append(
+                Option(
+                    score,
+                    Move.model_construct(to=dst),
+                    f"explore {self.index.places[dst].name}",
+                    dst,
+                )
+            )
