@@ -34,7 +34,10 @@ log = logging.getLogger(__name__)
 Entry = tuple[str, dict[str, str] | None]
 
 # Errors that mean "Redis is away", answered with a capped backoff and a retry.
-TRANSIENT = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, ConnectionError, OSError)
+# redis-py wraps socket errors in its own; a handler's OSError or TimeoutError (a
+# file, an HTTP call) is the handler failing, counted towards the dead letter.
+REDIS_AWAY = (RedisConnectionError, RedisTimeoutError, BusyLoadingError)
+TRANSIENT = (*REDIS_AWAY, ConnectionError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +302,7 @@ class Consumer:
             self.stats.handled += len(fresh)
             self.stats.duplicates += duplicates
             self.stats.dead_lettered += len(dead)
-        except TRANSIENT:
+        except REDIS_AWAY:
             raise
         except Exception:
             if len(fresh) <= 1 and not dead and not duplicates:

@@ -217,3 +217,18 @@ async def test_recreates_its_group_when_the_stream_is_deleted(redis, keys, strea
     await redis.delete(stream)  # stream and group gone (e.g. a reset of the run)
     await publish(2)
     assert (await consumer.run(burst=True)).handled == 5
+
+
+async def test_a_handlers_own_timeout_is_a_failure_not_redis_going_away(
+    redis, keys, stream, publish
+) -> None:
+    [(stream_id, _)] = await publish(1)
+
+    async def handler(batch, tx) -> None:
+        raise TimeoutError("the model did not answer")  # an OSError, like socket errors
+
+    consumer = make(redis, stream, keys, handler, max_deliveries=2)
+    stats = await asyncio.wait_for(consumer.run(burst=True), 30)
+    assert stats.reconnects == 0 and stats.failures == 2 and stats.dead_lettered == 1
+    [(_, dead)] = await redis.xrange(keys.dead_letter(stream))
+    assert dead["source_id"] == stream_id and "the model did not answer" in dead["message"]
