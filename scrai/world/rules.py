@@ -93,11 +93,12 @@ class WorldState:
                 self.occupants.setdefault(agent.place, set()).add(agent_id)
 
     def agents_near(self, world: WorldMap, places: Iterable[str], radius: float) -> set[str]:
-        found: set[str] = set()
+        """Agents at the places within ``radius`` of any of ``places``."""
+        occupants = self.occupants
+        near: set[str] = set()
         for place in places:
-            for near in world.places_within(place, radius):
-                found.update(self.occupants.get(near, ()))
-        return found
+            near.update(world.places_within(place, radius))
+        return set().union(*[occupants[p] for p in near if p in occupants])
 
 
 def admit(

@@ -13,6 +13,7 @@ uncertain it is read back from Redis, which is the truth.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
@@ -421,7 +422,7 @@ class WorldSystem:
             "observers": outcome.observers,
         }
         fields = {
-            "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, "commit:" + action_id)),
+            "event_id": uuid5_url("commit:" + action_id),
             "type": "world_state_committed",
             "entity_id": event.entity_id,
             "sequence": str(commit_seq),
@@ -453,3 +454,15 @@ class WorldSystem:
 def _flatten(out: list[str], fields: dict[str, str]) -> None:
     out.append(str(2 * len(fields)))
     out.extend(chain.from_iterable(fields.items()))
+
+
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+
+
+def uuid5_url(name: str) -> str:
+    """``str(uuid.uuid5(uuid.NAMESPACE_URL, name))``, without building UUID objects (hot path)."""
+    digest = bytearray(hashlib.sha1(_URL_NAMESPACE + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    x = digest.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
