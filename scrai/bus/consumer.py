@@ -129,6 +129,10 @@ class Consumer:
         self._seen_key = self.keys.seen(stream, group)
         self._failures_key = self.keys.failures(stream, group)
         self._dead_key = self.keys.dead_letter(stream)
+        # A blocking read must end well before the client's socket timeout, or the
+        # client gives up on a healthy, idle connection (and we would "reconnect").
+        timeout_s = redis.connection_pool.connection_kwargs.get("socket_timeout")
+        self._max_block_ms = max(1, int(timeout_s * 800)) if timeout_s else None
 
     @classmethod
     def from_settings(
@@ -249,6 +253,8 @@ class Consumer:
         return True
 
     async def _read(self, start: str, *, block: int | None) -> list[Entry]:
+        if block is not None and self._max_block_ms is not None:
+            block = min(block, self._max_block_ms)
         reply = await self.redis.xreadgroup(
             self.group, self.name, {self.stream: start}, count=self.batch_size, block=block
         )

@@ -232,3 +232,19 @@ async def test_a_handlers_own_timeout_is_a_failure_not_redis_going_away(
     assert stats.reconnects == 0 and stats.failures == 2 and stats.dead_lettered == 1
     [(_, dead)] = await redis.xrange(keys.dead_letter(stream))
     assert dead["source_id"] == stream_id and "the model did not answer" in dead["message"]
+
+
+async def test_blocking_reads_end_before_the_clients_socket_timeout(
+    redis_url, keys, stream
+) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=0.5)
+    try:
+        consumer = make(client, stream, keys, Recorder("x"), block_ms=5_000)
+        await consumer.ensure_group()
+        consumer._read_own_pending = False
+        assert await consumer.step() is False  # an idle, blocking read: no timeout error
+        assert consumer.stats.reconnects == 0
+    finally:
+        await client.aclose()
