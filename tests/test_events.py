@@ -159,7 +159,7 @@ action_events = st.builds(
 
 
 @given(action_events)
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 def test_any_action_event_round_trips(event: ActionEvent) -> None:
     assert parse_event(event.to_fields()) == event
 
@@ -170,7 +170,7 @@ def test_any_action_event_round_trips(event: ActionEvent) -> None:
         st.text(max_size=30) | st.sampled_from(["action", "tick", "1", "{}", '{"action":{}}']),
     )
 )
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 def test_arbitrary_fields_never_crash(fields: dict[str, str]) -> None:
     try:
         parse_event(fields)
@@ -210,7 +210,7 @@ field_noise = st.dictionaries(
 
 
 @given(st.one_of(action_events, committed_events), field_noise)
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 def test_one_pass_reader_matches_field_by_field(event, noise: dict[str, str]) -> None:
     from scrai.events import _field_by_field
 
