@@ -98,7 +98,7 @@ class AnalyticsSystem:
             self.consumer_name,
             handler,
             keys=self.keys,
-            batch_size=s.consumer_batch_size,
+            batch_size=s.analytics_batch_size,
             block_ms=s.consumer_block_ms,
             claim_idle_ms=s.consumer_claim_idle_ms,
             max_deliveries=s.consumer_max_deliveries,

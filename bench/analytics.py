@@ -68,7 +68,12 @@ def town(agents: int, side: int, seed: int = 1) -> Scenario:
                 if 0 <= rr < side and 0 <= cc < side
             ]
             places.append(
-                {"id": f"c{r}-{c}", "name": f"{r},{c}", "position": (c * 10.0, r * 10.0), "neighbors": nbrs}
+                {
+                    "id": f"c{r}-{c}",
+                    "name": f"{r},{c}",
+                    "position": (c * 10.0, r * 10.0),
+                    "neighbors": nbrs,
+                }
             )
     objects = [
         {"id": f"o{i}", "kind": "thing", "place": places[(i * 7) % len(places)]["id"]}
@@ -76,10 +81,16 @@ def town(agents: int, side: int, seed: int = 1) -> Scenario:
     ]
     rng = random.Random(seed)
     cast = [
-        {"id": f"a{i:05d}", "name": f"Agent {i}", "place": rng.choice(places)["id"]} for i in range(agents)
+        {"id": f"a{i:05d}", "name": f"Agent {i}", "place": rng.choice(places)["id"]}
+        for i in range(agents)
     ]
     return Scenario.model_validate(
-        {"name": "bench town", "seed": seed, "world": {"places": places, "objects": objects}, "agents": cast}
+        {
+            "name": "bench town",
+            "seed": seed,
+            "world": {"places": places, "objects": objects},
+            "agents": cast,
+        }
     )
 
 
@@ -113,10 +124,14 @@ def committed_log(scenario: Scenario, ticks: int, seed: int = 2) -> list[Event]:
                     entity_id=agent,
                     sequence=seq[agent],
                     tick=t,
-                    payload=CommittedPayload(action_event_id=uuid.uuid4(), action=action, before=before, after=after),
+                    payload=CommittedPayload(
+                        action_event_id=uuid.uuid4(), action=action, before=before, after=after
+                    ),
                 )
             )
-        out.append(TickEvent(entity_id="world", sequence=t, tick=t, payload=TickPayload(state="running")))
+        out.append(
+            TickEvent(entity_id="world", sequence=t, tick=t, payload=TickPayload(state="running"))
+        )
     return out
 
 
@@ -132,7 +147,9 @@ async def ingest_once(url: str, scenario: Scenario, log: list[Event]) -> tuple[f
         await system.start(asyncio.Event())
         ours = await timed(lambda: system.committed.run(burst=True))
         assert system.state is not None and system.state.meta.events == len(log)
-        raw = await timed(lambda: consume_raw(redis, keys.committed_events, "raw", settings.consumer_batch_size))
+        raw = await timed(
+            lambda: consume_raw(redis, keys.committed_events, "raw", settings.analytics_batch_size)
+        )
         await redis.delete(*[k async for k in redis.scan_iter(f"{settings.namespace}:*")])
         return len(log) / ours, len(log) / raw
     finally:
@@ -173,13 +190,19 @@ async def run(args: argparse.Namespace) -> list[Figure]:
             a, b = await ingest_once(url, scenario, log)
             ours.append(a)
             raw.append(b)
+    batch = Settings(redis_url="redis://unused").analytics_batch_size
     figures = [
         Figure.against(
-            f"AnalyticsSystem ingest ({agents} agents, {len(log):,} entries)", median(ours), "events/s", median(raw)
+            f"AnalyticsSystem ingest ({agents} agents, {len(log):,} entries, batch {batch})",
+            median(ours),
+            "events/s",
+            median(raw),
         ),
-        Figure("raw XREADGROUP+XACK (same entries)", median(raw), "events/s"),
+        Figure(f"raw XREADGROUP+XACK (same entries, batch {batch})", median(raw), "events/s"),
     ]
     for n in (int(s) for s in args.analytics_sizes.split(",")):
         seconds, m = metric_time(n)
-        figures.append(Figure(f"metrics recompute, {n:,} agents ({m:,} ties)", seconds * 1000, "ms"))
+        figures.append(
+            Figure(f"metrics recompute, {n:,} agents ({m:,} ties)", seconds * 1000, "ms")
+        )
     return figures

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     consumer_max_deliveries: int = Field(default=5, ge=1)
     consumer_dedupe_window_s: int = Field(default=3_600, ge=1)
     reconnect_max_backoff_s: float = Field(default=5.0, gt=0)
+    # The analytics consumer reads bigger batches: a tie or node touched many times in a
+    # batch is written once, so its write cost falls as batches grow.
+    analytics_batch_size: int = Field(default=2_000, ge=1)
 
     # API server.
     api_host: str = "127.0.0.1"

@@ -39,7 +39,7 @@ async def test_sigkill_mid_stream_and_restart_give_the_same_tables(
 ) -> None:
     world = World(town(agents=12)).random_run(250, seed=99)
     total = len(world.committed)
-    env = {**subprocess_env, "SCRAI_CONSUMER_BATCH_SIZE": "16", "SCRAI_CONSUMER_BLOCK_MS": "50"}
+    env = {**subprocess_env, "SCRAI_ANALYTICS_BATCH_SIZE": "16", "SCRAI_CONSUMER_BLOCK_MS": "50"}
     log = world.committed
     await publish_run(redis, keys, world)
 
