@@ -42,6 +42,10 @@ def start_world(env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "scrai.world"], env=env, cwd=ROOT, text=True)
 
 
+def start_memory(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "scrai.memory"], env=env, cwd=ROOT, text=True)
+
+
 async def alive(redis: aioredis.Redis, keys: Keys, count: int) -> bool:
     return await redis.zcount(keys.agents_alive, time.time(), "+inf") >= count
 
@@ -64,10 +68,17 @@ async def run(
     env: dict[str, str],
     scenario: Scenario,
     groups: list[list[str]],
+    *,
+    memory: bool = False,
 ) -> list[dict[str, Any]]:
-    """Run ``scenario`` to its last tick with one worker process per group; the committed log."""
+    """Run ``scenario`` to its last tick with one worker process per group; the committed log.
+
+    ``memory``: also run the memory consolidator, so recall returns memories.
+    """
     await save_scenario(redis, keys, scenario)
     workers = [start_worker(env, group) for group in groups]
+    if memory:  # the consolidator writes memories the agents recall while they run
+        workers.append(start_memory(env))
     world = None
     try:
         # Every agent answers from the first tick on, so the log depends on nothing but the seed.

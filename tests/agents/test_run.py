@@ -20,13 +20,26 @@ def _env(base: dict[str, str], namespace: str) -> dict[str, str]:
     return {**base, "SCRAI_NAMESPACE": namespace}
 
 
-async def _run_in(settings: Settings, env: dict[str, str], namespace: str, groups: list[list[str]]):
+async def _run_in(
+    settings: Settings,
+    env: dict[str, str],
+    namespace: str,
+    groups: list[list[str]],
+    *,
+    memory: bool = False,
+):
     keys = Keys(namespace)
     client = connect(settings.model_copy(update={"namespace": namespace}))
     try:
-        log = await sim.run(client, keys, _env(env, namespace), sim.default_scenario(TICKS), groups)
+        log = await sim.run(
+            client, keys, _env(env, namespace), sim.default_scenario(TICKS), groups, memory=memory
+        )
         minds = {a: await client.hgetall(keys.agent_mind(a)) for a in ids()}
         minds["rejected"] = {"count": await client.xlen(keys.rejected_events)}
+        minds["reflections"] = {
+            a: sum('"kind":"reflection"' in m for m in await client.zrange(keys.memories(a), 0, -1))
+            for a in ids()
+        }
         return log, minds
     finally:
         await client.aclose()
@@ -41,10 +54,13 @@ async def test_same_seed_same_log_whatever_the_process_split(settings, namespace
     everyone = ids()
     one, minds = await _run_in(settings, subprocess_env, f"{namespace}a", [everyone])
     again, _ = await _run_in(settings, subprocess_env, f"{namespace}b", [everyone])
-    split, _ = await _run_in(
-        settings, subprocess_env, f"{namespace}c", [everyone[0::3], everyone[1::3], everyone[2::3]]
+    # Three workers, and memories recalled while they run: the log must not change.
+    thirds = [everyone[0::3], everyone[1::3], everyone[2::3]]
+    split, remembering = await _run_in(
+        settings, subprocess_env, f"{namespace}c", thirds, memory=True
     )
     rejected = minds.pop("rejected")["count"]
+    minds.pop("reflections")
     assert len(one) + rejected == TICKS * len(everyone)  # every agent acted every tick
     assert rejected < len(one) / 10
     assert one == again
@@ -70,6 +86,15 @@ async def test_same_seed_same_log_whatever_the_process_split(settings, namespace
         for e in one
     )
 
+    # With the consolidator running, agents recalled its memories and wrote reflections.
+    assert sum(remembering.pop("reflections").values()) > 0
+    recalled = [
+        json.loads(m["last_decision"])["trace"]["memories"]
+        for a, m in remembering.items()
+        if a in everyone
+    ]
+    assert sum(1 for texts in recalled if texts) >= len(everyone) // 2  # from the memory store
+
     # Every decision left its trace for the dashboard.
     decision = json.loads(minds["lena"]["last_decision"])
     assert decision["tick"] == TICKS and decision["brain"] == "rule"
@@ -80,6 +105,7 @@ async def test_same_seed_same_log_whatever_the_process_split(settings, namespace
 async def test_ties_in_the_scenario_become_conversations(settings, namespace, subprocess_env):
     log, minds = await _run_in(settings, subprocess_env, namespace, [ids()])
     minds.pop("rejected")
+    minds.pop("reflections")
     scenario = sim.default_scenario(1)
     positive = {
         frozenset((a.id, r.target))

@@ -116,7 +116,8 @@ class RuleBrain:
             action = self._say(ctx, rng, action.to, **action.say)
         trace = {
             "options": [{"reason": o.reason, "score": round(s, 3)} for s, _, o in scored[:4]],
-            "memories": [m.text for m in ctx.memories[:3]],
+            "memories": [m.text for m in ctx.memories if not m.id.startswith("self:")][:3],
+            "recent": [m.text for m in ctx.memories if m.id.startswith("self:")][:3],
             "dest": best.dest,
         }
         return Decision(action=action, reason=best.reason, brain=self.name, trace=trace)
