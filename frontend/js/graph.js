@@ -29,7 +29,10 @@ export class SocialGraph {
     this.linkLayer = this.root.append("g");
     this.nodeLayer = this.root.append("g");
     this.labelLayer = this.root.append("g"); // above every circle, so no name hides under a node
-    this.zoom = d3.zoom().scaleExtent([0.2, 6]).on("zoom", (e) => this.root.attr("transform", e.transform));
+    this.zoom = d3.zoom().scaleExtent([0.05, 6]).on("zoom", (e) => {
+      this.root.attr("transform", e.transform);
+      if (e.sourceEvent) this.userZoomed = true; // a person zoomed or panned: leave the view to them
+    });
     this.svg.call(this.zoom).on("dblclick.zoom", null);
     this.sim = d3.forceSimulation([])
       .force("link", d3.forceLink([]).id((d) => d.id))
@@ -38,8 +41,12 @@ export class SocialGraph {
       .force("x", d3.forceX().strength(0.05))
       .force("y", d3.forceY().strength(0.07))
       .alphaDecay(0.03)
-      .on("tick", () => this.positions())
-      .on("end", () => { this.svgEl.dataset.settled = "1"; });
+      .on("tick", () => {
+        this.positions();
+        // Keep everyone in view while the layout spreads out, about once a second.
+        if (performance.now() - (this.fittedAt || 0) > 1000) this.fit();
+      })
+      .on("end", () => { this.svgEl.dataset.settled = "1"; this.fit(); });
     this.resize();
     new ResizeObserver(() => this.resize()).observe(svgEl);
   }
@@ -180,6 +187,22 @@ export class SocialGraph {
       .attr("x2", (l) => l.target.x).attr("y2", (l) => l.target.y);
     this.nodeSel.attr("transform", (d) => `translate(${d.x},${d.y})`);
     this.labelSel.attr("x", (d) => d.x + d.r + 3).attr("y", (d) => d.y);
+  }
+
+  // Once the layout settles, zoom out (never in) so that everyone is in view.
+  fit() {
+    this.fittedAt = performance.now();
+    if (this.userZoomed || !this.nodes.size) return;
+    const xs = d3.extent(this.nodes.values(), (d) => d.x);
+    const ys = d3.extent(this.nodes.values(), (d) => d.y);
+    const w = this.svgEl.clientWidth || 600;
+    const h = this.svgEl.clientHeight || 400;
+    const pad = 40;
+    const k = Math.min(1, (w - 2 * pad) / (xs[1] - xs[0] + 1), (h - 2 * pad) / (ys[1] - ys[0] + 1));
+    const cx = (xs[0] + xs[1]) / 2;
+    const cy = (ys[0] + ys[1]) / 2;
+    const t = d3.zoomIdentity.scale(k).translate(-cx, -cy);
+    this.svg.transition().duration(600).call(this.zoom.transform, t);
   }
 
   select(id) {

@@ -54,6 +54,21 @@ def test_python_m_scrai_api_prints_a_token_and_serves(subprocess_env: dict[str, 
         bearer = {"Authorization": f"Bearer {token}"}
         assert httpx.post(f"{base}/api/simulation/pause").status_code == 401
         assert httpx.post(f"{base}/api/simulation/pause", headers=bearer).status_code == 202
+
+        # A browser listening to the live stream does not hold the server up on SIGTERM.
+        listening = threading.Event()
+
+        def listen() -> None:
+            try:
+                with httpx.stream("GET", f"{base}/api/live", timeout=30) as live:
+                    for _ in live.iter_lines():
+                        listening.set()
+            except httpx.HTTPError:
+                pass  # the server closed it: what we want
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        assert listening.wait(10)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
