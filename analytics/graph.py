@@ -110,7 +110,7 @@ def compute_metrics(g: nx.Graph, *, seed: int = 0) -> dict[str, Any]:
     community_of = {v: i for i, c in enumerate(communities) for v in c}
     nodes = {
         v: {
-            "strength": sum(d["weight"] for _, _, d in g.edges(v, data=True)),
+            "strength": float(sum(d["weight"] for _, _, d in g.edges(v, data=True))),
             "degree": g.degree(v),
             "betweenness": betweenness.get(v, 0.0),
             "community": community_of.get(v),
