@@ -155,7 +155,7 @@ async def run(args: argparse.Namespace) -> list[Figure]:
         try:
             for i in range(args.world_runs):
                 stream = f"bench-raw-{tag}-{i}"
-                raws.append(total / await timed(lambda s=stream: xadd_batches(redis, s, batches)))
+                raws.append(total / await timed(xadd_batches(redis, stream, batches)))
                 await redis.delete(stream)
                 seconds, commits = await through_world(url, world, batches)
                 if commits != total:
