@@ -14,6 +14,7 @@ import argparse
 import gc
 import uuid
 from collections.abc import Awaitable
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -80,7 +81,7 @@ async def consume_raw(redis: aioredis.Redis, stream: str, group: str, batch: int
     await redis.xgroup_create(stream, group, id="0", mkstream=True)
     n = 0
     while True:
-        reply = await redis.xreadgroup(group, "bench", {stream: ">"}, count=batch)
+        reply: Any = await redis.xreadgroup(group, "bench", {stream: ">"}, count=batch)
         if not reply or not reply[0][1]:
             return n
         ids = [stream_id for stream_id, _ in reply[0][1]]

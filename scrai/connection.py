@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlparse
 
@@ -12,6 +13,7 @@ from redis.backoff import ExponentialBackoff
 
 from scrai.settings import Settings
 
+hiredis: ModuleType | None
 try:
     import hiredis
 except ImportError:  # pragma: no cover - hiredis is a dependency; stay correct without it

@@ -304,9 +304,9 @@ _ENTRY_READERS = _build_entry_readers()
 def parse_event(fields: dict[str, str]) -> AnyEvent:
     """Read an event back from stream fields, or raise an :class:`EventError` saying why."""
     kind = fields.get("type")
-    cls = EVENT_CLASSES.get(kind) if isinstance(kind, str) else None
-    if cls is None:
+    if not isinstance(kind, str) or kind not in EVENT_CLASSES:
         raise UnknownEventType(f"unknown event type {kind!r}")
+    cls = EVENT_CLASSES[kind]
     try:
         version = int(fields.get("schema_version", SCHEMA_VERSION))
     except (TypeError, ValueError):

@@ -258,7 +258,7 @@ class Consumer:
         reply = await self.redis.xreadgroup(
             self.group, self.name, {self.stream: start}, count=self.batch_size, block=block
         )
-        return reply[0][1] if reply else []
+        return reply[0][1] if reply else []  # type: ignore[index,return-value]
 
     async def claim(self) -> int:
         """Take over entries idle longer than ``claim_idle_ms`` in any consumer, and handle them."""
@@ -328,7 +328,7 @@ class Consumer:
         event_ids = [d.event.event_id.bytes for d in deliveries]
         if not self.dedupe:
             return deliveries, event_ids, 0
-        scores = await self.redis.zmscore(self._seen_key, event_ids)
+        scores = await self.redis.zmscore(self._seen_key, event_ids)  # type: ignore[arg-type]
         fresh: list[Delivery] = []
         fresh_ids: list[bytes] = []
         batch_ids: set[bytes] = set()

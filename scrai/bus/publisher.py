@@ -16,7 +16,7 @@ async def publish(redis: aioredis.Redis, stream: str, event: Event) -> str:
     Never trims on the way in: retention is :func:`scrai.bus.trim`'s job, which
     knows what every consumer group still has to read.
     """
-    return await redis.xadd(stream, event.to_fields())  # type: ignore[arg-type]
+    return await redis.xadd(stream, event.to_fields())  # type: ignore[arg-type,return-value]
 
 
 async def publish_many(redis: aioredis.Redis, stream: str, events: Iterable[Event]) -> list[str]:

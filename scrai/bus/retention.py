@@ -56,9 +56,9 @@ async def trim(redis: aioredis.Redis, stream: str, max_len: int, *, chunk: int =
         if not window:
             return removed
         if len(window) > count:
-            target = parse_id(window[count][0])
+            target = parse_id(window[count][0])  # type: ignore[arg-type]
         else:  # every entry goes (max_len 0): keep from just after the last one
-            last = parse_id(window[-1][0])
+            last = parse_id(window[-1][0])  # type: ignore[arg-type]
             target = (last[0], last[1] + 1)
         if safe is not None:
             target = min(target, safe)
