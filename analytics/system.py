@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 GROUP = "analytics"
 UPDATES_MAX_LEN = 5_000
 REJECTION_EVIDENCE_KEPT = 500
+STOP_GRACE_S = 10.0
 
 
 def rivals_of(scenario: Scenario | None) -> set[str]:
@@ -114,7 +115,10 @@ class AnalyticsSystem:
     async def start(self, stop: asyncio.Event | None = None) -> None:
         """Wait for the scenario (whoever starts a run stores it), then load or seed the tables."""
         while self.scenario is None:
-            self.scenario = await load_scenario(self.redis, self.keys)
+            try:
+                self.scenario = await load_scenario(self.redis, self.keys)
+            except TRANSIENT as exc:  # Redis not up yet: keep waiting, as for the scenario
+                log.warning("waiting for redis: %s", exc)
             if self.scenario is None:
                 if stop is not None and stop.is_set():
                     return
@@ -263,13 +267,12 @@ class AnalyticsSystem:
 
     async def run(self, stop: asyncio.Event, *, burst: bool = False) -> None:
         """Consume both streams until ``stop`` (or, with ``burst``, until both are drained)."""
-        await self.start(stop)
-        if self.state is None:
-            return
         if burst:
-            await self.committed.run(burst=True)
-            await self.rejected.run(burst=True)
-            await self.compute_metrics()
+            await self.start(stop)
+            if self.state is not None:
+                await self.committed.run(burst=True)
+                await self.rejected.run(burst=True)
+                await self.compute_metrics()
             return
 
         async def relay_stop() -> None:
@@ -277,23 +280,31 @@ class AnalyticsSystem:
             self.committed.stop()
             self.rejected.stop()
 
-        self._pool = _metrics_pool()
-        tasks = [
-            asyncio.create_task(self.committed.run()),
-            asyncio.create_task(self.rejected.run()),
-            asyncio.create_task(self.metrics_loop(stop)),
-            asyncio.create_task(self.heartbeat(stop)),
-            asyncio.create_task(relay_stop()),
-        ]
+        # Alive (for a healthcheck) while still waiting for a scenario or for Redis.
+        helpers = [asyncio.create_task(self.heartbeat(stop)), asyncio.create_task(relay_stop())]
+        workers: list[asyncio.Task[Any]] = []
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await self.start(stop)
+            if self.state is None:
+                return
+            self._pool = _metrics_pool()
+            workers = [
+                asyncio.create_task(self.committed.run()),
+                asyncio.create_task(self.rejected.run()),
+                asyncio.create_task(self.metrics_loop(stop)),
+            ]
+            done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 task.result()  # a consumer that died raises here
         finally:
             stop.set()
-            for task in tasks:
+            self.committed.stop()
+            self.rejected.stop()
+            if workers:  # let the consumers finish the batch in hand, then stop what is left
+                await asyncio.wait(workers, timeout=STOP_GRACE_S)
+            for task in [*workers, *helpers]:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*workers, *helpers, return_exceptions=True)
             pool, self._pool = self._pool, None
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)

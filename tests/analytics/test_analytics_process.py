@@ -41,11 +41,17 @@ async def test_sigkill_mid_stream_and_restart_give_the_same_tables(
     total = len(world.committed)
     env = {**subprocess_env, "SCRAI_ANALYTICS_BATCH_SIZE": "16", "SCRAI_CONSUMER_BLOCK_MS": "50"}
     log = world.committed
+
+    # started before there is a scenario: it reports alive and waits for one
+    proc = await start(env, tmp_path / "analytics.log")
+    await wait_for(lambda: redis.get(keys.health("analytics")), timeout_s=60)
+    assert await redis.hget(keys.analytics("meta"), "position") is None
     await publish_run(redis, keys, world)
 
     kills = []
     for fraction in (0.1, 0.3, 0.5, 0.7):
-        proc = await start(env, tmp_path / "analytics.log")
+        if proc.returncode is not None:
+            proc = await start(env, tmp_path / "analytics.log")
         target = int(total * fraction)
         folded = await wait_for(
             lambda target=target: _at_least(redis, keys, target), timeout_s=60, interval_s=0.002
