@@ -5,7 +5,9 @@ objects, one committed event per agent per tick and a TickEvent closing each tic
 is put on one stream per run; the AnalyticsSystem's committed-stream consumer
 folds it in burst mode (parse, dedupe, fold, changed records + position + ack in
 one MULTI/EXEC) while a bare XREADGROUP+XACK loop reads the same stream with a
-group of its own. Runs alternate; figures are medians.
+group of its own, and so does the shared Consumer with a handler that does nothing
+(what every consumer pays to parse and validate events before any work of its
+own). Runs alternate; figures are medians.
 
 Metrics: the whole background recompute (graph from the tie records, strength,
 degree, betweenness, Louvain, density, isolates, bridges) on synthetic social
@@ -20,6 +22,7 @@ import asyncio
 import random
 import time
 import uuid
+from typing import Any
 
 import networkx as nx
 
@@ -29,7 +32,7 @@ from analytics.state import Edge, Node
 from analytics.system import AnalyticsSystem
 from bench.bus import consume_raw
 from bench.common import Figure, bench_redis, median, timed
-from scrai.bus import publish_many
+from scrai.bus import Consumer, publish_many
 from scrai.connection import connect
 from scrai.events import (
     CommittedPayload,
@@ -135,7 +138,19 @@ def committed_log(scenario: Scenario, ticks: int, seed: int = 2) -> list[Event]:
     return out
 
 
-async def ingest_once(url: str, scenario: Scenario, log: list[Event]) -> tuple[float, float]:
+async def consume_noop(redis: Any, keys: Keys, stream: str, batch: int) -> None:
+    """The shared Consumer (parse, validate, ack in MULTI/EXEC) with a handler that does nothing."""
+
+    async def handler(deliveries: Any, tx: Any) -> None:
+        return None
+
+    consumer = Consumer(
+        redis, stream, "noop", "bench", handler, keys=keys, batch_size=batch, dedupe=False
+    )
+    await consumer.run(burst=True)
+
+
+async def ingest_once(url: str, scenario: Scenario, log: list[Event]) -> tuple[float, float, float]:
     settings = Settings(redis_url=url, namespace=f"bench-an-{uuid.uuid4().hex[:8]}")
     keys = Keys(settings.namespace)
     redis = connect(settings, block_ms=settings.consumer_block_ms)
@@ -147,11 +162,11 @@ async def ingest_once(url: str, scenario: Scenario, log: list[Event]) -> tuple[f
         await system.start(asyncio.Event())
         ours = await timed(lambda: system.committed.run(burst=True))
         assert system.state is not None and system.state.meta.events == len(log)
-        raw = await timed(
-            lambda: consume_raw(redis, keys.committed_events, "raw", settings.analytics_batch_size)
-        )
+        batch = settings.analytics_batch_size
+        raw = await timed(lambda: consume_raw(redis, keys.committed_events, "raw", batch))
+        noop = await timed(lambda: consume_noop(redis, keys, keys.committed_events, batch))
         await redis.delete(*[k async for k in redis.scan_iter(f"{settings.namespace}:*")])
-        return len(log) / ours, len(log) / raw
+        return len(log) / ours, len(log) / raw, len(log) / noop
     finally:
         await redis.aclose()
 
@@ -183,13 +198,14 @@ async def run(args: argparse.Namespace) -> list[Figure]:
     side = max(2, int((agents / 3) ** 0.5))  # about three agents a place
     scenario = town(agents, side)
     log = committed_log(scenario, ticks)
-    ours, raw = [], []
+    ours, raw, noop = [], [], []
     async with bench_redis() as url:
         await ingest_once(url, scenario, log[: min(len(log), 2_000)])  # warm up
         for _ in range(args.analytics_runs):
-            a, b = await ingest_once(url, scenario, log)
+            a, b, c = await ingest_once(url, scenario, log)
             ours.append(a)
             raw.append(b)
+            noop.append(c)
     batch = Settings(redis_url="redis://unused").analytics_batch_size
     figures = [
         Figure.against(
@@ -199,6 +215,9 @@ async def run(args: argparse.Namespace) -> list[Figure]:
             median(raw),
         ),
         Figure(f"raw XREADGROUP+XACK (same entries, batch {batch})", median(raw), "events/s"),
+        Figure.against(
+            "shared Consumer, no-op handler (same entries)", median(noop), "events/s", median(raw)
+        ),
     ]
     for n in (int(s) for s in args.analytics_sizes.split(",")):
         seconds, m = metric_time(n)
