@@ -120,6 +120,48 @@ def clock(
     typer.echo(f"clock: {action} requested")
 
 
+@app.command()
+def status(
+    redis_url: str = typer.Option(None, help="Redis URL (default: SCRAI_REDIS_URL)"),
+    namespace: str = typer.Option(None, help="key namespace (default: SCRAI_NAMESPACE)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Show the clock, agents alive, stream lengths, consumer lag/pending and dead letters."""
+    import asyncio
+    import json
+
+    from redis.exceptions import RedisError
+
+    from scrai.connection import connect
+    from scrai.keys import Keys
+    from scrai.settings import Settings
+    from scrai.status import format_status, read_status
+
+    overrides = {k: v for k, v in (("redis_url", redis_url), ("namespace", namespace)) if v}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if not settings.redis_url:
+        typer.echo("no Redis to ask: pass --redis-url or set SCRAI_REDIS_URL", err=True)
+        raise typer.Exit(2)
+
+    async def read():  # type: ignore[no-untyped-def]
+        redis = connect(settings)
+        try:
+            return await read_status(redis, Keys(settings.namespace))
+        finally:
+            await redis.aclose()
+
+    try:
+        result = asyncio.run(read())
+    except RedisError as exc:
+        typer.echo(f"cannot read {settings.redis_url}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(result.to_dict()))
+    else:
+        for line in format_status(result):
+            typer.echo(line)
+
+
 def _add_analytics_commands() -> None:
     """``scrai analytics rebuild`` and ``scrai export graph``, from the analytics package."""
     try:
