@@ -70,6 +70,8 @@ class CognitiveAgent:
         self._perception: Perception | None = None
         self._plan_json: str | None = None  # the plan, encoded once per change
         self._written: dict[str, str] = {}  # mind fields as last written to Redis
+        self._own: list[RecalledMemory] = []
+        self._own_marker: tuple[int, int, str] = (-1, -1, "")
 
     # -- perceive --------------------------------------------------------------------
 
@@ -265,23 +267,32 @@ class CognitiveAgent:
         self.recalled, self._cue, self._recall_tick = memories, cue, tick
 
     def context(self, tick: int) -> DecisionContext:
+        """What the brain decides from (brains read it and never change it: no copies here)."""
         m = self.mind
         assert self._perception is not None, "begin() first"
-        own = [
-            RecalledMemory(
-                f"self:{e['tick']}:{i}", e["tick"], e["kind"], e["text"], 1.0, e["importance"]
-            )
-            for i, e in enumerate(reversed(m.episodes[-6:]))
-        ]
+        recent = m.episodes[-6:]
+        marker = (
+            len(m.episodes),
+            recent[-1]["tick"] if recent else -1,
+            recent[-1]["text"] if recent else "",
+        )
+        if marker != self._own_marker:  # its own experiences, rebuilt only when they change
+            self._own = [
+                RecalledMemory(
+                    f"self:{e['tick']}:{i}", e["tick"], e["kind"], e["text"], 1.0, e["importance"]
+                )
+                for i, e in enumerate(reversed(recent))
+            ]
+            self._own_marker = marker
         return DecisionContext(
             agent_id=self.id,
             tick=tick,
             perception=self._perception,
-            memories=own + self.recalled,
-            needs=dict(m.needs),
+            memories=self._own + self.recalled,
+            needs=m.needs,
             plan_step=m.plan_step,
-            goals=[dict(g) for g in m.goals],
-            relationships=dict(m.affinity),
+            goals=m.goals,
+            relationships=m.affinity,
             seed=self.scenario.seed,
             last_seen=m.last_seen,
             visited=m.visited,

@@ -19,8 +19,9 @@ from scrai.events import Action, Idle, Interact, Move, Speak
 from scrai.scenario.model import Agent, Scenario
 
 JITTER = 0.04
-# Options are built with ``model_construct`` (their values come from this module and the
-# scenario, already valid): most options lose, and validating each one is most of a tick.
+# Options carry plain tuples ("move", to) / ("interact", object, verb) / ("idle", reason):
+# most options lose, and building a validated action for each was most of a tick.
+Pending = tuple[str, ...]
 COMMITMENT = 0.15  # bonus for keeping to a course already set: no dithering between places
 COMMITMENT_TICKS = 10
 FATIGUE = 0.08  # per recent exchange with the same person: conversations run their course
@@ -38,20 +39,16 @@ class Talk:
 @dataclass(slots=True)
 class Option:
     score: float
-    action: Action | Talk
+    action: Pending | Talk
     reason: str
     dest: str | None = None  # where a move is ultimately heading
 
     @property
     def key(self) -> tuple[str, str]:
         a = self.action
-        if isinstance(a, Move):
-            return ("move", a.to)
-        if isinstance(a, Interact):
-            return ("interact", a.object_id)
-        if isinstance(a, Talk | Speak):
-            return ("speak", a.to or "")
-        return ("idle", "")
+        if isinstance(a, Talk):
+            return ("speak", a.to)
+        return (a[0], a[1]) if a[0] != "idle" else ("idle", "")
 
 
 class RuleBrain:
@@ -68,6 +65,7 @@ class RuleBrain:
         self.names = self.index.names
         self.homes = self.index.homes
         self.topics = dialogue.interests(agent.persona)
+        self._talks: list[str] = []
 
     async def decide(self, ctx: DecisionContext) -> Decision:
         return self.choose(ctx)
@@ -80,6 +78,10 @@ class RuleBrain:
     def choose(self, ctx: DecisionContext) -> Decision:
         """The best option for ``ctx`` (synchronous: the rule brain never waits)."""
         rng = random.Random(f"{ctx.seed}:{ctx.agent_id}:{ctx.tick}")
+        # Its own recent exchanges, read once per choice (fatigue is asked for every candidate).
+        self._talks = [
+            m.text for m in ctx.memories if m.kind == "conversation" and m.id.startswith("self:")
+        ]
         options: list[Option] = []
         self._replies(ctx, rng, options)
         self._goals(ctx, rng, options)
@@ -89,14 +91,8 @@ class RuleBrain:
         self._wander(ctx, rng, options)
         rest = ctx.needs.get("rest", 0.0)
         at_home = ctx.perception.place == self.spec.place
-        options.append(
-            Option(
-                rest * 0.6 + 0.12 * at_home, Idle.model_construct(reason="resting"), "tired: rest"
-            )
-        )
-        options.append(
-            Option(0.05, Idle.model_construct(reason="nothing pressing"), "nothing pressing")
-        )
+        options.append(Option(rest * 0.6 + 0.12 * at_home, ("idle", "resting"), "tired: rest"))
+        options.append(Option(0.05, ("idle", "nothing pressing"), "nothing pressing"))
         intent = ctx.intent or {}
         if intent.get("place") and ctx.tick - int(intent.get("since", 0)) <= COMMITMENT_TICKS:
             for o in options:
@@ -111,9 +107,7 @@ class RuleBrain:
             reverse=True,
         )
         best = scored[0][2]
-        action = best.action
-        if isinstance(action, Talk):
-            action = self._say(ctx, rng, action.to, **action.say)
+        action = self._build(ctx, rng, best.action)
         trace = {
             "options": [{"reason": o.reason, "score": round(s, 3)} for s, _, o in scored[:4]],
             "memories": [m.text for m in ctx.memories if not m.id.startswith("self:")][:3],
@@ -121,6 +115,16 @@ class RuleBrain:
             "dest": best.dest,
         }
         return Decision(action=action, reason=best.reason, brain=self.name, trace=trace)
+
+    def _build(self, ctx: DecisionContext, rng: random.Random, pending: Pending | Talk) -> Action:
+        """The validated action for the winning option."""
+        if isinstance(pending, Talk):
+            return self._say(ctx, rng, pending.to, **pending.say)
+        if pending[0] == "move":
+            return Move(to=pending[1])
+        if pending[0] == "interact":
+            return Interact(object_id=pending[1], verb=pending[2])
+        return Idle(reason=pending[1])
 
     def _blocked(self, ctx: DecisionContext) -> set[tuple[str, str]]:
         """What the world just refused: not tried again straight away."""
@@ -164,8 +168,7 @@ class RuleBrain:
     def _fatigue(self, ctx: DecisionContext, other: str) -> float:
         """Recent exchanges with ``other`` (its own memories of them) make more talk less likely."""
         name = self.names.get(other, other)
-        own = (m for m in ctx.memories if m.id.startswith("self:") and m.kind == "conversation")
-        return FATIGUE * sum(1 for m in own if name in m.text)
+        return FATIGUE * sum(1 for text in self._talks if name in text)
 
     def _go(
         self, ctx: DecisionContext, out: list[Option], score: float, dst: str | None, reason: str
@@ -175,18 +178,14 @@ class RuleBrain:
             return
         nxt = self.index.next_hop(here, dst)
         if nxt and nxt not in ctx.perception.full_places:
-            out.append(Option(score, Move.model_construct(to=nxt), reason, dst))
+            out.append(Option(score, ("move", nxt), reason, dst))
 
-    def _away(self, here: str, threat: str) -> Move | None:
+    def _away(self, here: str, threat: str) -> Pending | None:
         now = self.index.distance(here, threat)
         away = sorted(
             self.index.neighbors.get(here, ()), key=lambda p: -self.index.distance(p, threat)
         )
-        return (
-            Move.model_construct(to=away[0])
-            if away and self.index.distance(away[0], threat) > now
-            else None
-        )
+        return ("move", away[0]) if away and self.index.distance(away[0], threat) > now else None
 
     def _in_hearing(self, ctx: DecisionContext) -> list[Seen]:
         return [a for a in ctx.perception.agents if a.distance <= self.index.hearing_range]
@@ -235,9 +234,7 @@ class RuleBrain:
                 obj = next((o for o in ctx.perception.objects if o.id == target), None)
                 if obj and obj.detail.get("in_reach"):
                     verb = self.index.objects[target].rules.verbs[0]
-                    out.append(
-                        Option(w + 0.3, Interact.model_construct(object_id=target, verb=verb), why)
-                    )
+                    out.append(Option(w + 0.3, ("interact", target, verb), why))
                 else:
                     self._go(ctx, out, w + 0.1, self.index.objects[target].place, why)
             elif kind == "talk_about":
@@ -303,7 +300,7 @@ class RuleBrain:
             label = d.get("name") or obj.id
             if d.get("in_reach"):
                 verb = self.index.objects[obj.id].rules.verbs[0]
-                action = Interact.model_construct(object_id=obj.id, verb=verb)
+                action = ("interact", obj.id, verb)
                 out.append(Option(need * 0.7 + 0.05 + contest, action, f"{verb} {label}"))
             elif need > 0.5:
                 self._go(ctx, out, need * 0.4, obj.place, f"head for {label}")
@@ -319,9 +316,7 @@ class RuleBrain:
             self._go(ctx, out, score, step["place"], f"plan: {activity}")
         else:
             score = (0.55 if sleepy else 0.2) + 0.1 * ctx.needs.get("rest", 0.0)
-            out.append(
-                Option(score, Idle.model_construct(reason=activity[:200]), f"plan: {activity}")
-            )
+            out.append(Option(score, ("idle", activity[:200]), f"plan: {activity}"))
 
     def _wander(self, ctx: DecisionContext, rng: random.Random, out: list[Option]) -> None:
         full = ctx.perception.full_places
@@ -336,7 +331,7 @@ class RuleBrain:
             out.append(
                 Option(
                     score,
-                    Move.model_construct(to=dst),
+                    ("move", dst),
                     f"explore {self.index.places[dst].name}",
                     dst,
                 )
