@@ -13,10 +13,10 @@ import socket
 import time
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import docker
 from docker.errors import APIError, NotFound
-from docker.models.containers import Container
 
 from scrai.settings import Settings
 from spawner.backends.base import (
@@ -32,6 +32,7 @@ from spawner.backends.base import (
 log = logging.getLogger(__name__)
 STOP_GRACE_S = 5
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_EXIT_CODE = re.compile(r"Exited \((-?\d+)\)")
 
 
 def _parse_time(value: str) -> float:
@@ -41,6 +42,32 @@ def _parse_time(value: str) -> float:
     head, _, frac = value.rstrip("Z").partition(".")
     moment = datetime.fromisoformat(head + "+00:00").timestamp()
     return moment + (float(f"0.{frac}") if frac else 0.0)
+
+
+def _summary_handle(item: dict[str, Any]) -> WorkerHandle:
+    """A worker from one entry of the engine's container list."""
+    labels = item.get("Labels") or {}
+    state, status = item.get("State", ""), item.get("Status", "")
+    unhealthy = "(unhealthy)" in status
+    # An unhealthy container is as good as dead: its agent stopped answering. "created" is
+    # not alive either: the spawner lists and starts in turn, so it is a start that failed.
+    alive = state in ("running", "restarting") and not unhealthy
+    if alive:
+        detail = ""
+    elif unhealthy:
+        detail = "unhealthy"
+    else:
+        code = _EXIT_CODE.search(status)
+        detail = f"{state} ({code.group(1) if code else '?'})"
+    return WorkerHandle(
+        agent_id=labels.get(LABEL_AGENT_ID, ""),
+        handle=item["Id"],
+        run_id=labels.get(LABEL_RUN_ID, ""),
+        alive=alive,
+        started_at=float(item.get("Created") or 0),
+        detail=detail,
+        extra={"name": (item.get("Names") or ["/"])[0].lstrip("/")},
+    )
 
 
 def healthcheck_command(agent_id: str) -> list[str]:
@@ -131,48 +158,19 @@ class DockerBackend:
         except NotFound:
             pass
 
-    def _handle(self, container: Container) -> WorkerHandle:
-        labels = container.labels
-        state = container.attrs.get("State", {})
-        health = (state.get("Health") or {}).get("Status", "")
-        # An unhealthy container is as good as dead: its agent stopped answering.
-        # "created" is not alive: the spawner lists and starts in turn, so a created-only
-        # container is one whose start failed.
-        alive = container.status in ("running", "restarting") and health != "unhealthy"
-        detail = (
-            ""
-            if alive
-            else (
-                "unhealthy"
-                if health == "unhealthy"
-                else f"{container.status} ({state.get('ExitCode')})"
-            )
-        )
-        return WorkerHandle(
-            agent_id=labels.get(LABEL_AGENT_ID, ""),
-            handle=container.id,
-            run_id=labels.get(LABEL_RUN_ID, ""),
-            alive=alive,
-            started_at=_parse_time(state.get("StartedAt", ""))
-            or _parse_time(container.attrs.get("Created", "")),
-            detail=detail,
-            extra={"name": container.name},
-        )
+    def _summaries(self, **filters: object) -> list[WorkerHandle]:
+        # The list endpoint alone (one call), not an inspect per container: this runs every
+        # second against engines busy starting a hundred containers.
+        items = self.client.api.containers(all=True, filters=filters)
+        return [_summary_handle(item) for item in items]
 
     def list(self) -> list[WorkerHandle]:
-        containers = self.client.containers.list(
-            all=True,
-            filters={
-                "label": [f"{LABEL_MANAGED}=true", f"{LABEL_NAMESPACE}={self.namespace_label}"]
-            },
-        )
-        return [self._handle(c) for c in containers]
+        labels = [f"{LABEL_MANAGED}=true", f"{LABEL_NAMESPACE}={self.namespace_label}"]
+        return self._summaries(label=labels)
 
     def is_alive(self, handle: WorkerHandle) -> bool:
-        try:
-            return self._handle(self.client.containers.get(handle.handle)).alive
-        except NotFound:
-            return False
+        found = self._summaries(id=handle.handle)
+        return bool(found) and found[0].alive
 
     def stop(self, handle: WorkerHandle) -> None:
         try:

@@ -92,12 +92,10 @@ class SwarmBackend:
         )
         return WorkerHandle(agent_id, service.id, self.run_id, True, time.time())
 
-    def _handle(self, service: Service) -> WorkerHandle:
+    def _handle(self, service: Service, states: list[str]) -> WorkerHandle:
         labels = service.attrs.get("Spec", {}).get("Labels", {}) or {}
-        tasks = service.tasks()
-        states = [t.get("Status", {}).get("State", "") for t in tasks]
         # A brand-new service may have no task yet: it is on its way, not dead.
-        alive = not tasks or any(s in LIVE_TASK_STATES for s in states)
+        alive = not states or any(s in LIVE_TASK_STATES for s in states)
         detail = "" if alive else "task " + ",".join(sorted(set(states)))
         return WorkerHandle(
             agent_id=labels.get(LABEL_AGENT_ID, ""),
@@ -109,19 +107,26 @@ class SwarmBackend:
             extra={"name": service.name},
         )
 
+    def _task_states(self) -> dict[str, list[str]]:
+        """Service id -> the states of its tasks, from one call for the whole swarm."""
+        states: dict[str, list[str]] = {}
+        for task in self.client.api.tasks():
+            states.setdefault(task["ServiceID"], []).append(task["Status"]["State"])
+        return states
+
     def list(self) -> list[WorkerHandle]:
-        services = self.client.services.list(
-            filters={
-                "label": [f"{LABEL_MANAGED}=true", f"{LABEL_NAMESPACE}={self.namespace_label}"]
-            }
-        )
-        return [self._handle(s) for s in services]
+        labels = [f"{LABEL_MANAGED}=true", f"{LABEL_NAMESPACE}={self.namespace_label}"]
+        services = self.client.services.list(filters={"label": labels})
+        states = self._task_states() if services else {}
+        return [self._handle(s, states.get(s.id, [])) for s in services]
 
     def is_alive(self, handle: WorkerHandle) -> bool:
         try:
-            return self._handle(self.client.services.get(handle.handle)).alive
+            service = self.client.services.get(handle.handle)
         except NotFound:
             return False
+        states = [t["Status"]["State"] for t in service.tasks()]
+        return self._handle(service, states).alive
 
     def stop(self, handle: WorkerHandle) -> None:
         try:
