@@ -42,7 +42,7 @@ def link(edge: Edge, params: Params, tick: int) -> dict[str, Any]:
 
 def snapshot_link(row: list[Any]) -> dict[str, Any]:
     """A snapshot's edge row in the same shape as :func:`link`."""
-    a, b, sp, sc, so, prox_ticks, messages, turns, shared = row
+    a, b, sp, sc, so, prox_ticks, messages, turns, shared = row[:9]
     return {
         "source": a,
         "target": b,

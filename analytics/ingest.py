@@ -331,12 +331,17 @@ class AnalyticsState:
             f = math.exp(-k * (t - e.s_tick)) if t > e.s_tick else 1.0
             edges.append(
                 [e.a, e.b, e.s_prox * f, e.s_conv * f, e.s_obj * f,
-                 e.prox_ticks, e.messages, e.turns, e.shared]
+                 e.prox_ticks, e.messages, e.turns, e.shared,
+                 e.last_speaker, e.prox_last, e.msg_last, e.shared_last]
             )  # fmt: skip
         nodes = {
             n.id: {"name": n.name, "archetype": n.archetype, "place": n.place}
             for n in self.nodes.values()
         }
+        # With the recent users of each object, the snapshot is enough to replay the
+        # graph forward from here (see analytics.history).
+        objects = {o.id: o.recent for o in self.objects.values() if o.recent}
         return json.dumps(
-            {"tick": t, "position": self.meta.position, "nodes": nodes, "edges": edges}
-        )
+            {"tick": t, "position": self.meta.position, "nodes": nodes, "edges": edges,
+             "objects": objects}
+        )  # fmt: skip

@@ -12,6 +12,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from analytics import graph as graphs
+from analytics.history import graph_as_of
 from analytics.params import KINDS, Params
 from analytics.state import Movement
 from analytics.tables import read_meta, read_snapshot, read_table
@@ -73,13 +74,10 @@ async def read_graph(
     metrics = await read_metrics(redis, keys)
     source = "live"
     if as_of is not None and as_of < tick:
-        snap = await read_snapshot(redis, keys, as_of)
-        source = "snapshot"
-        if snap is None:
-            tick, links, snap_nodes = as_of, [], {}
-        else:
-            tick, snap_nodes = snap["tick"], snap["nodes"]
-            links = [graphs.snapshot_link(row) for row in snap["edges"]]
+        past, source = await graph_as_of(redis, keys, params, as_of)
+        tick = past.meta.tick
+        links = [graphs.link(e, params, tick) for e in past.edges.values()]
+        snap_nodes = {nid: {"place": n.place} for nid, n in past.nodes.items()}
     else:
         edges = await read_table(redis, keys, "edges")
         links = [graphs.link(e, params, tick) for e in edges.values()]
