@@ -384,7 +384,7 @@ class Consumer:
         """Count a failed delivery; dead-letter the entry once it has failed too often."""
         self.stats.failures += 1
         stream_id = ids[0]
-        reason_text = traceback.format_exc(limit=3)
+        reason_text = traceback.format_exc(limit=-3)  # the innermost frames: where it broke
         self.stats.last_error = reason_text
         count = await self.redis.hincrby(self._failures_key, stream_id, 1)
         if count < self.max_deliveries:
