@@ -27,7 +27,13 @@ def _run(coro_factory: Any) -> Any:
         finally:
             await redis.aclose()
 
-    return asyncio.run(runner())
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    try:
+        return asyncio.run(runner())
+    except (RedisConnectionError, OSError) as exc:
+        typer.echo(f"cannot reach Redis (SCRAI_REDIS_URL): {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @analytics_app.command("rebuild")
