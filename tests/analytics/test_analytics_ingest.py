@@ -113,3 +113,18 @@ def test_crowded_place_is_sampled_but_bounded() -> None:
             per_agent_per_tick[agent] = per_agent_per_tick.get(agent, 0) + e.prox_ticks
     # each agent is counted near exactly cap (5 on either side of the ring) others per tick
     assert set(per_agent_per_tick.values()) == {10 * 20}
+
+
+def test_places_within_a_radius_match_brute_force() -> None:
+    import random
+
+    from analytics.space import Space
+
+    rng = random.Random(1)
+    positions = {f"p{i}": (rng.uniform(0, 100), rng.uniform(0, 100)) for i in range(300)}
+    space = Space(positions)
+    for radius in (0.0, 3.0, 10.0, 25.0):
+        near = space.near(radius)
+        for p in positions:
+            want = sorted(q for q in positions if q != p and space.distance(p, q) <= radius)
+            assert near.get(p, []) == want, (radius, p)

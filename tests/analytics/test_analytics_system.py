@@ -186,3 +186,21 @@ async def test_rebuild_equals_live_and_swap_heals(redis, keys, settings, world) 
     ids = [sid for sid, _ in await redis.xrange(keys.committed_events)]
     assert await stored_tables(redis, keys) == folded_tables(world, ids)
     assert (await rebuild(redis, keys)).equal
+
+
+async def test_unreadable_entries_are_dead_lettered_and_skipped(redis, keys, settings) -> None:
+    world = World(town(agents=6)).random_run(20, seed=8)
+    half = len(world.committed) // 2
+    log = world.committed
+    world.committed = log[:half]
+    await publish_run(redis, keys, world)
+    await redis.xadd(keys.committed_events, {"type": "world_state_committed", "payload": "{"})
+    world.committed, world.rejected = log[half:], []
+    await publish_run(redis, keys, world, scenario=False)
+    await drain(redis, keys, settings)
+    dead = await redis.xrange(keys.dead_letter(keys.committed_events))
+    assert len(dead) == 1 and dead[0][1]["reason"] == "malformed"
+    report = await rebuild(redis, keys)
+    assert report.equal, report.differences
+    served = (await get(app_for(redis, keys, settings), "/api/analytics")).json()
+    assert_graph_equals_naive(served, recompute(world.scenario, log))
