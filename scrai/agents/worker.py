@@ -11,6 +11,7 @@ point resumes with no gap and no duplicate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ from scrai.agents.mind import Mind, dumps
 from scrai.agents.recall import BatchRecall
 from scrai.agents.scripts import PUBLISH, publish_args
 from scrai.agents.view import Happening, WorldView
+from scrai.bus.consumer import TRANSIENT
 from scrai.events import Idle
 from scrai.keys import Keys
 from scrai.scenario.model import Agent, Scenario
@@ -38,6 +40,7 @@ ALIVE_EVERY_S = 1.0
 POLL_S = 0.25  # clock poll when no pub/sub wake-up arrives
 XREAD_COUNT = 10_000
 LLM_CONCURRENCY = 16
+MAX_BACKOFF_S = 5.0
 
 BrainFactory = Callable[[Scenario, Agent], Brain]
 
@@ -91,6 +94,7 @@ class AgentWorker:
             pipe.hgetall(self.keys.clock)
             *saved, last, clock = await pipe.execute()
         minds = [Mind.from_hash(fields) for fields in saved]
+        self.agents = {}
         restored = [m for m in minds if m is not None]
         last_closed = int(clock.get("last_closed") or 0) if clock else 0
         if restored:
@@ -134,14 +138,42 @@ class AgentWorker:
     # -- the loop ----------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event, *, max_ticks: int | None = None) -> None:
-        """Act for every tick the world opens until ``stop`` (checked between ticks)."""
+        """Act for every tick the world opens until ``stop`` (checked between ticks).
+
+        When Redis goes away mid-tick the worker waits (capped backoff) and then
+        reloads its agents from what Redis holds, exactly as a restarted process would:
+        whatever was published is kept, whatever was not is decided again.
+        """
         if not self.agents:
             await self.restore()
-        await self.refresh_alive()
         alive = asyncio.create_task(self._keep_alive(stop))
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(self.keys.tick_channel)
+        backoff = 0.0
         try:
+            while not stop.is_set():
+                try:
+                    if await self._follow(stop, max_ticks):
+                        return
+                    backoff = 0.0
+                except TRANSIENT as exc:
+                    backoff = min(MAX_BACKOFF_S, max(0.1, backoff * 2))
+                    log.warning(
+                        "%s: redis unavailable (%s); retry in %.1fs", self.name, exc, backoff
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=backoff)
+                    with contextlib.suppress(*TRANSIENT):
+                        await self.restore()
+        finally:
+            alive.cancel()
+            if stop.is_set():  # leaving: the world need not wait for us any more
+                with contextlib.suppress(*TRANSIENT):
+                    await self.redis.zrem(self.keys.agents_alive, *self.ids)
+
+    async def _follow(self, stop: asyncio.Event, max_ticks: int | None) -> bool:
+        """The tick loop proper; returns True once ``max_ticks`` ticks were acted for."""
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self.keys.tick_channel)
             while not stop.is_set():
                 clock = await self.redis.hgetall(self.keys.clock)
                 tick = int(clock.get("tick") or 0) if clock else 0
@@ -154,17 +186,13 @@ class AgentWorker:
                 ):
                     await self.step(tick, last_closed)
                     if max_ticks is not None and self.ticks_done >= max_ticks:
-                        break
+                        return True
                     continue
-                try:  # a wake-up from the world, or a poll of the clock after a while
-                    await pubsub.get_message(timeout=POLL_S)
-                except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
-                    await asyncio.sleep(POLL_S)
+                await pubsub.get_message(timeout=POLL_S)  # a wake-up, or a poll after a while
+            return False
         finally:
-            alive.cancel()
-            await pubsub.aclose()
-            if stop.is_set():  # leaving: the world need not wait for us any more
-                await self.redis.zrem(self.keys.agents_alive, *self.ids)
+            with contextlib.suppress(*TRANSIENT):
+                await pubsub.aclose()
 
     async def _keep_alive(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
