@@ -1,15 +1,23 @@
-"""One spawner per namespace: a lease key with a short TTL that its holder keeps renewing.
+"""One spawner per namespace, and patience with Redis and the engine.
 
 Two spawners adopting the same run would both see a worker missing and both
-start it. The lease makes the second one wait; a crashed holder's lease runs
-out after ``ttl_s``, so its successor takes over within that time.
+start it. The :class:`Lease` (a key with a short TTL that its holder keeps
+renewing) makes the second one wait; a crashed holder's lease runs out after
+``ttl_s``, so its successor takes over within that time. :func:`until` retries
+a step through Redis or Docker being away for a while, with capped backoff.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
+from docker.errors import DockerException
+
+log = logging.getLogger("spawner")
 
 # Renew or release only the lease we hold (compare-and-set on the token).
 _RENEW = """
@@ -46,3 +54,47 @@ class Lease:
 
     async def release(self) -> None:
         await self.redis.eval(_RELEASE, 1, self.key, self.token)
+
+
+class Retry(Exception):
+    """Not yet: try the step again later."""
+
+
+async def wait(stop: asyncio.Event | None, timeout_s: float) -> None:
+    """Wait ``timeout_s`` or until ``stop`` is set, whichever comes first."""
+    if stop is None:
+        await asyncio.sleep(timeout_s)
+        return
+    try:
+        await asyncio.wait_for(stop.wait(), timeout_s)
+    except TimeoutError:
+        pass
+
+
+async def until(
+    stop: asyncio.Event,
+    step: Callable[[], Awaitable[object]],
+    *,
+    max_backoff_s: float,
+    forced: bool = False,
+) -> bool:
+    """Run ``step()`` until it succeeds, retrying Redis and engine errors with capped backoff.
+
+    False when ``stop`` was set first; ``forced`` (the final cleanup) keeps trying while
+    the backoff is below its cap, whatever ``stop`` says.
+    """
+    delay = 0.2
+    while forced or not stop.is_set():
+        try:
+            await step()
+            return True
+        except Retry:
+            pass
+        except (OSError, aioredis.RedisError, DockerException) as exc:
+            log.warning("retrying in %.1fs: %r", delay, exc)
+        if forced and delay >= max_backoff_s:
+            log.error("giving up")
+            return False
+        await wait(None if forced else stop, delay)
+        delay = min(delay * 2, max_backoff_s)
+    return False

@@ -162,3 +162,12 @@ def record_start_failure(
         state="failed",
         last_exit=f"start failed: {error}"[:300],
     )
+
+
+def plan_workers(agent_ids: list[str], per_worker: int) -> dict[str, list[str]]:
+    """Worker id -> its agents: one worker per agent, or stable shards of ``per_worker``."""
+    if per_worker <= 1:
+        return {a: [a] for a in agent_ids}
+    ordered = sorted(agent_ids)
+    chunks = [ordered[i : i + per_worker] for i in range(0, len(ordered), per_worker)]
+    return {f"shard-{n:04d}-of-{len(chunks):04d}": chunk for n, chunk in enumerate(chunks)}

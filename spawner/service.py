@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from docker.errors import DockerException
 
 from scrai.connection import connect
 from scrai.keys import Keys
@@ -32,8 +31,16 @@ from scrai.scenario.model import Scenario
 from scrai.scenario.store import save_scenario
 from scrai.settings import Settings
 from spawner.backends import Backend, make_backend
-from spawner.lease import Lease
-from spawner.reconciler import AgentBook, Plan, Policy, Stop, reconcile, record_start_failure
+from spawner.lease import Lease, Retry, until, wait
+from spawner.reconciler import (
+    AgentBook,
+    Plan,
+    Policy,
+    Stop,
+    plan_workers,
+    reconcile,
+    record_start_failure,
+)
 
 log = logging.getLogger("spawner")
 DEFAULT_SCENARIO = "scenarios/default.yml"
@@ -44,30 +51,6 @@ def read_scenario(path: str | Path) -> Scenario:
     from scrai.scenario.loader import load_scenario_file
 
     return load_scenario_file(path)
-
-
-class _Retry(Exception):
-    """Not yet: try the step again later."""
-
-
-async def _wait(stop: asyncio.Event | None, timeout_s: float) -> None:
-    """Wait ``timeout_s`` or until ``stop`` is set, whichever comes first."""
-    if stop is None:
-        await asyncio.sleep(timeout_s)
-        return
-    try:
-        await asyncio.wait_for(stop.wait(), timeout_s)
-    except TimeoutError:
-        pass
-
-
-def plan_workers(agent_ids: list[str], per_worker: int) -> dict[str, list[str]]:
-    """Worker id -> its agents: one worker per agent, or stable shards of ``per_worker``."""
-    if per_worker <= 1:
-        return {a: [a] for a in agent_ids}
-    ordered = sorted(agent_ids)
-    chunks = [ordered[i : i + per_worker] for i in range(0, len(ordered), per_worker)]
-    return {f"shard-{n:04d}-of-{len(chunks):04d}": chunk for n, chunk in enumerate(chunks)}
 
 
 class Spawner:
@@ -117,7 +100,7 @@ class Spawner:
                     await self.reconcile_once(redis)
                 except Exception as exc:  # Redis or the engine away for a moment: next pass
                     log.warning("reconcile pass failed, retrying: %r", exc)
-                await _wait(stop, self.settings.spawner_reconcile_interval_s)
+                await wait(stop, self.settings.spawner_reconcile_interval_s)
             if lost.is_set():
                 # Another spawner manages these workers now: leave them to it.
                 log.error("lost the lease to another spawner; exiting without removing workers")
@@ -136,11 +119,11 @@ class Spawner:
         if await lease.acquire():
             return True
         log.warning("another spawner holds %s; waiting for it", self.keys.spawner_lease)
-        raise _Retry
+        raise Retry
 
     async def _renew(self, lease: Lease, lost: asyncio.Event, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await _wait(stop, lease.ttl_ms / 3000)
+            await wait(stop, lease.ttl_ms / 3000)
             try:
                 if not await lease.renew():
                     lost.set()
@@ -149,25 +132,8 @@ class Spawner:
                 log.warning("cannot renew the lease: %r", exc)
 
     async def _until(self, stop: asyncio.Event, step: Any, *, forced: bool = False) -> bool:
-        """Run ``step()`` until it succeeds, retrying Redis and engine errors with capped backoff.
-
-        False when ``stop`` was set first (``forced``: keep trying anyway, for the final cleanup).
-        """
-        delay = 0.2
-        while forced or not stop.is_set():
-            try:
-                await step()
-                return True
-            except _Retry:
-                pass
-            except (OSError, aioredis.RedisError, DockerException) as exc:
-                log.warning("retrying in %.1fs: %r", delay, exc)
-            if forced and delay >= self.settings.reconnect_max_backoff_s:
-                log.error("giving up the cleanup")
-                return False
-            await _wait(None if forced else stop, delay)
-            delay = min(delay * 2, self.settings.reconnect_max_backoff_s)
-        return False
+        cap = self.settings.reconnect_max_backoff_s
+        return await until(stop, step, max_backoff_s=cap, forced=forced)
 
     async def _begin(self, redis: aioredis.Redis) -> None:
         meta = await redis.hgetall(self.keys.spawner_meta)
@@ -179,7 +145,7 @@ class Spawner:
             await save_scenario(redis, self.keys, self.scenario)
         elif not stored:
             log.warning("no scenario stored at %s yet; waiting for one", self.keys.scenario)
-            raise _Retry
+            raise Retry
         await redis.hset(
             self.keys.spawner_meta,
             mapping={

@@ -8,10 +8,10 @@ from spawner.reconciler import (
     Policy,
     Start,
     Stop,
+    plan_workers,
     reconcile,
     record_start_failure,
 )
-from spawner.service import plan_workers
 
 RUN = "run1"
 POLICY = Policy(backoff_base_s=1.0, backoff_max_s=8.0, backoff_reset_s=60.0)
