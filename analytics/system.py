@@ -55,6 +55,8 @@ GROUP = "analytics"
 UPDATES_MAX_LEN = 5_000
 REJECTION_EVIDENCE_KEPT = 500
 STOP_GRACE_S = 10.0
+TRANSITION_KINDS = ("faction_formed", "faction_split")
+TRANSITIONS_KEPT = 20
 
 
 def rivals_of(scenario: Scenario | None) -> set[str]:
@@ -375,7 +377,12 @@ async def store_metrics(
     result: dict[str, Any],
     found: list[dict[str, Any]],
 ) -> None:
-    """Replace the stored metrics and insights; announce them on the updates stream."""
+    """Replace the stored metrics and insights; announce them on the updates stream.
+
+    Insights that describe a state (a friendship, a hotspot) go when the state does;
+    those that describe a change between two runs (a faction formed or split) are
+    kept, the latest ``TRANSITIONS_KEPT`` of them, or they would last one run.
+    """
     insights_key = keys.analytics("insights")
     old = await redis.hgetall(insights_key)
     fresh = []
@@ -384,6 +391,14 @@ async def store_metrics(
         item["first_seen"] = previous["first_seen"] if previous else tick
         if previous is None:
             fresh.append(item["id"])
+    ids = {item["id"] for item in found}
+    past = [json.loads(raw) for key, raw in old.items() if key not in ids]
+    transitions = [i for i in past if i["kind"] in TRANSITION_KINDS]
+    transitions += [i for i in found if i["kind"] in TRANSITION_KINDS]
+    transitions.sort(key=lambda i: (-i["tick"], i["id"]))
+    kept = {i["id"] for i in transitions[:TRANSITIONS_KEPT]}
+    found = [i for i in found if i["kind"] not in TRANSITION_KINDS or i["id"] in kept]
+    found += [i for i in past if i["id"] in kept]
     async with redis.pipeline(transaction=True) as tx:
         tx.hset(
             keys.analytics("metrics"),

@@ -10,6 +10,7 @@ import httpx
 import networkx as nx
 import pytest
 
+from analytics import query
 from analytics.rebuild import build, rebuild, swap, temp_keys
 from tests.analytics.naive import assert_graph_equals_naive, recompute
 from tests.analytics.runs import app_for, drain, folded_tables, publish_run, stored_tables
@@ -204,3 +205,14 @@ async def test_unreadable_entries_are_dead_lettered_and_skipped(redis, keys, set
     assert report.equal, report.differences
     served = (await get(app_for(redis, keys, settings), "/api/analytics")).json()
     assert_graph_equals_naive(served, recompute(world.scenario, log))
+
+
+async def test_faction_changes_outlive_the_run_that_saw_them(redis, keys, settings, world) -> None:
+    await publish_run(redis, keys, world)
+    system = await drain(redis, keys, settings)  # first metrics run: every faction is new
+    first = await query.read_insights(redis, keys, kind="faction_formed")
+    assert first
+    again = await system.compute_metrics()  # nothing changed: no faction is new any more
+    assert again is not None and not [i for i in again["insights"] if i["kind"] == "faction_formed"]
+    assert await query.read_insights(redis, keys, kind="faction_formed") == first
+    assert await query.read_insights(redis, keys, kind="friendship")  # states are still there
