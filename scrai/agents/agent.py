@@ -15,16 +15,16 @@ from typing import Any
 
 from scrai.agents import needs as needs_mod
 from scrai.agents import planner, social
-from scrai.agents.decision import Brain, Decision, DecisionContext, Perception, RecalledMemory, Seen
+from scrai.agents.decision import Brain, Decision, DecisionContext, Perception, RecalledMemory
 from scrai.agents.geometry import world_index
 from scrai.agents.mind import Mind, dumps
 from scrai.agents.observe import absorb_happening
+from scrai.agents.perception import perceive
 from scrai.agents.reflect import reflections
 from scrai.agents.view import Happening, WorldView
 from scrai.events import SCHEMA_VERSION
 from scrai.scenario.model import Agent, Scenario
 
-MAX_SEEN_AGENTS = 12
 MAX_FRESH = 16  # notable events of last tick kept for perception
 RECALL_EVERY_TICKS = 5
 
@@ -100,11 +100,12 @@ class CognitiveAgent:
             m.intent = None  # arrived
         needs_mod.grow(m.needs, self.spec.traits)
         rejections = self._rejections(state, view)
-        perception = self._perceive(view, rejections)
+        perception = perceive(
+            self.index, view, self.id, m.place or self.spec.place, self.fresh, rejections
+        )
         for other in perception.agents:
-            if (
-                other.id in m.affinity or other.id in self.kinds
-            ):  # strangers stay strangers until they talk
+            # Strangers stay strangers until they talk.
+            if other.id in m.affinity or other.id in self.kinds:
                 m.see(other.id, other.place)
                 if other.distance == 0.0:
                     social.together(m.affinity, other.id)
@@ -147,53 +148,6 @@ class CognitiveAgent:
             if other != self.id:
                 social.contest(self.mind.affinity, other, self.kinds.get(other))
                 self.touched.add(other)
-
-    def _perceive(self, view: WorldView, rejections: list[dict[str, Any]]) -> Perception:
-        here, idx, t = self.mind.place or self.spec.place, self.index, view.tick
-        agents: list[Seen] = []
-        objects: list[Seen] = []
-        for place, dist in idx.near(here, idx.perception_range):
-            if len(agents) < MAX_SEEN_AGENTS:  # the nearest few are what it notices
-                for other in view.at_place.get(place, ()):
-                    if other != self.id:
-                        agents.append(
-                            Seen("agent", other, place, dist, {"name": idx.names.get(other, other)})
-                        )
-                        if len(agents) >= MAX_SEEN_AGENTS:
-                            break
-            for oid in idx.objects_at.get(place, ()):
-                obj, st = idx.objects[oid], view.objects.get(oid, {})
-                resource = st.get("resource")
-                detail = {
-                    "name": obj.name or obj.kind,
-                    "kind": obj.kind,
-                    "in_reach": dist <= obj.rules.reach,
-                    "satisfies": obj.satisfies,
-                    "users": st.get("users", []) if st.get("users_tick") == t - 1 else [],
-                    "exhausted": resource is not None and resource < obj.rules.cost_per_use,
-                    "allowed": obj.rules.allowed,
-                }
-                objects.append(Seen("object", oid, place, dist, detail))
-        events = [self._seen_event(h, here) for h in self.fresh if h.actor != self.id]
-        reachable = idx.neighbors.get(here, ())
-        full = [
-            p
-            for p in reachable
-            if (cap := idx.capacity.get(p)) and len(view.at_place.get(p, ())) >= cap
-        ]
-        return Perception(t, here, agents, objects, events, rejections, list(reachable), full)
-
-    def _seen_event(self, h: Happening, here: str) -> Seen:
-        place = h.place or here
-        a = h.action
-        detail = {
-            "action": a.get("kind"),
-            "tick": h.tick,
-            "to": a.get("to"),
-            "text": a.get("text"),
-            "object_id": a.get("object_id"),
-        }
-        return Seen("event", h.actor, place, self.index.distance(here, place), detail)
 
     # -- plan ------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from scrai.agents.decision import Brain, Decision
 from scrai.agents.mind import Mind, dumps
 from scrai.agents.recall import BatchRecall
 from scrai.agents.scripts import PUBLISH, publish_args
+from scrai.agents.tail import dispatch, watchers_of
 from scrai.agents.view import Happening, WorldView
 from scrai.bus.consumer import TRANSIENT
 from scrai.events import Idle
@@ -112,10 +113,7 @@ class AgentWorker:
                 agent.mind.seen_tick, agent.mind.stream_pos = self.seen_tick, self.pos
             self.agents[spec.id] = agent
         self.done_tick = min(a.mind.last_tick for a in self.agents.values())
-        self.watchers = {}
-        for agent in self.agents.values():
-            for other in agent.kinds:
-                self.watchers.setdefault(other, []).append(agent.id)
+        self.watchers = watchers_of(self.agents.values())
         log.info(
             "%s: hosting %d agents (%d restored), tail from %s",
             self.name,
@@ -229,30 +227,7 @@ class AgentWorker:
                 h = Happening.from_fields(fields)
                 if h is None:
                     continue
-                self._dispatch(h)
-
-    def _dispatch(self, h: Happening) -> None:
-        """Hand ``h`` to the hosted agents it concerns: never a loop over every onlooker."""
-        mine = self.agents.get(h.actor)
-        if mine is not None:
-            mine.absorb(h)
-        kind = h.action.get("kind")
-        if kind == "idle":
-            return  # nothing for onlookers to take in
-        if kind == "speak":
-            to = h.action.get("to")
-            hearers = (to,) if to else h.observers  # a line for everyone in earshot, or for one
-            for agent_id in hearers:
-                agent = self.agents.get(agent_id)
-                if agent is not None and agent_id != h.actor:
-                    agent.absorb(h)
-            return
-        watchers = self.watchers.get(h.actor)
-        if watchers:  # moves and uses matter to those who know the actor, if they saw it
-            seen_by = set(h.observers)
-            for agent_id in watchers:
-                if agent_id in seen_by:
-                    self.agents[agent_id].absorb(h)
+                dispatch(h, self.agents, self.watchers)
 
     async def read_view(self, tick: int) -> WorldView:
         async with self.redis.pipeline(transaction=False) as pipe:
