@@ -10,7 +10,7 @@ as it is and the answer says so.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
@@ -25,6 +25,7 @@ from scrai.keys import Keys
 from scrai.scenario.store import load_scenario
 
 CHUNK = 2_000
+Entries = list[tuple[str, dict[str, str]]]
 
 
 def state_from_snapshot(snap: dict[str, Any], params: Params, space: Space) -> AnalyticsState:
@@ -36,7 +37,7 @@ def state_from_snapshot(snap: dict[str, Any], params: Params, space: Space) -> A
         state.movement[nid] = Movement(nid, place=n.get("place"), arrived=t)
     for row in snap["edges"]:
         a, b, sp, sc, so, prox_ticks, messages, turns, shared = row[:9]
-        extra = row[9:] if len(row) >= 13 else [None, -1, -1, -1]
+        extra: list[Any] = row[9:] if len(row) >= 13 else [None, -1, -1, -1]
         speaker, prox_last, msg_last, shared_last = extra
         state.edges[f"{a}|{b}"] = Edge(
             a, b, prox_ticks=prox_ticks, prox_last=prox_last, messages=messages, turns=turns,
@@ -64,14 +65,14 @@ async def graph_as_of(
         state = AnalyticsState.seeded(scenario, params)
     if state.meta.tick >= as_of:
         return state, "snapshot"
-    first = await redis.xrange(keys.committed_events, "-", "+", count=1)
+    first = cast(Entries, await redis.xrange(keys.committed_events, "-", "+", count=1))
     if state.meta.position != "0-0" and (
         not first or parse_id(first[0][0]) > parse_id(state.meta.position)
     ):
         return state, "snapshot (the stream after it was trimmed)"
     start = f"({state.meta.position}"
     while True:
-        chunk = await redis.xrange(keys.committed_events, start, "+", count=CHUNK)
+        chunk = cast(Entries, await redis.xrange(keys.committed_events, start, "+", count=CHUNK))
         if not chunk:
             return state, "replay (the stream ends before that tick)"
         for stream_id, fields in chunk:

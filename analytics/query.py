@@ -7,7 +7,7 @@ snapshots); nothing here computes metrics, so a request never waits on networkx.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
@@ -28,7 +28,7 @@ class UnknownKind(ValueError):
 
 
 async def read_params(redis: aioredis.Redis, keys: Keys) -> Params:
-    raw = await redis.hget(keys.analytics("meta"), "params")
+    raw = cast(str | None, await redis.hget(keys.analytics("meta"), "params"))
     if raw:
         return Params.from_json(raw)
     return Params.from_scenario(await load_scenario(redis, keys))

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
 from analytics.ingest import AnalyticsState
 from analytics.system import queue_rejections
 from analytics.tables import SNAPSHOT_PREFIX, queue_save, table_keys
-from scrai.events import EventError, parse_event
+from scrai.events import AnyEvent, EventError, parse_event
 from scrai.keys import Keys
 from scrai.scenario.store import load_scenario
 
@@ -46,10 +46,12 @@ def temp_keys(keys: Keys) -> Keys:
 async def _entries(redis: aioredis.Redis, stream: str):  # type: ignore[no-untyped-def]
     start = "-"
     while True:
-        chunk = await redis.xrange(stream, start, "+", count=CHUNK)
+        chunk = cast(
+            list[tuple[str, dict[str, str]]], await redis.xrange(stream, start, "+", count=CHUNK)
+        )
         if not chunk:
             return
-        parsed = []
+        parsed: list[tuple[str, AnyEvent | None]] = []
         for stream_id, fields in chunk:
             try:
                 parsed.append((stream_id, parse_event(fields)))
@@ -100,16 +102,16 @@ async def compare(redis: aioredis.Redis, a: Keys, b: Keys) -> dict[str, list[str
     """Records that differ between two sets of tables (by table: the differing record ids)."""
     out: dict[str, list[str]] = {}
     for name in COMPARED:
-        left = await redis.hgetall(a.analytics(name))
-        right = await redis.hgetall(b.analytics(name))
+        left = cast(dict[str, str], await redis.hgetall(a.analytics(name)))
+        right = cast(dict[str, str], await redis.hgetall(b.analytics(name)))
         diff = sorted(
             k for k in left.keys() | right.keys() if _parse(left.get(k)) != _parse(right.get(k))
         )
         if diff:
             out[name] = diff
     for field_name in ("position", "tick", "events"):
-        x = await redis.hget(a.analytics("meta"), field_name)
-        y = await redis.hget(b.analytics("meta"), field_name)
+        x = cast(str | None, await redis.hget(a.analytics("meta"), field_name))
+        y = cast(str | None, await redis.hget(b.analytics("meta"), field_name))
         if x != y:
             out.setdefault("meta", []).append(f"{field_name}: {x} != {y}")
     return out

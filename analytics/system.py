@@ -31,7 +31,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
@@ -189,8 +189,11 @@ class AnalyticsSystem:
         """Count rejections per object, agent and reason, exactly once by stream position."""
         meta = self.keys.analytics("meta")
         first = batch[0].stream_id
-        stored = await self.redis.hget(meta, "rejected_position") or "0-0"
-        gap = await self.redis.xrange(self.keys.rejected_events, f"({stored}", f"({first}")
+        stored = cast(str | None, await self.redis.hget(meta, "rejected_position")) or "0-0"
+        gap = cast(
+            list[tuple[str, dict[str, str]]],
+            await self.redis.xrange(self.keys.rejected_events, f"({stored}", f"({first}"),
+        )
         entries: list[tuple[str, Any]] = []
         for stream_id, fields in gap:
             with contextlib.suppress(EventError):

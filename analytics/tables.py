@@ -19,7 +19,7 @@ so the tables never hold an event the group has not acknowledged, or miss one it
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
@@ -62,12 +62,12 @@ def queue_save(tx: Pipeline, keys: Keys, state: AnalyticsState) -> int:
 
 
 async def read_meta(redis: aioredis.Redis, keys: Keys) -> Meta | None:
-    fields = await redis.hgetall(keys.analytics("meta"))
+    fields = cast(dict[str, str], await redis.hgetall(keys.analytics("meta")))
     return Meta.from_fields(fields) if fields.get("position") else None
 
 
 async def read_table(redis: aioredis.Redis, keys: Keys, name: str) -> dict[str, Any]:
-    raw = await redis.hgetall(keys.analytics(name))
+    raw = cast(dict[str, str], await redis.hgetall(keys.analytics(name)))
     return {k: load(name, v) for k, v in raw.items()}
 
 
@@ -93,12 +93,15 @@ def table_keys(keys: Keys) -> list[str]:
 
 
 async def snapshot_ticks(redis: aioredis.Redis, keys: Keys) -> list[int]:
-    return [int(t) for t in await redis.zrange(keys.analytics("snapshots"), 0, -1)]
+    return [int(t) for t in cast(list[str], await redis.zrange(keys.analytics("snapshots"), 0, -1))]
 
 
 async def read_snapshot(redis: aioredis.Redis, keys: Keys, as_of: int) -> dict[str, Any] | None:
     """The latest snapshot at or before tick ``as_of``."""
-    found = await redis.zrevrangebyscore(keys.analytics("snapshots"), as_of, "-inf", start=0, num=1)
+    found = cast(
+        list[str],
+        await redis.zrevrangebyscore(keys.analytics("snapshots"), as_of, "-inf", start=0, num=1),
+    )
     if not found:
         return None
     raw = await redis.get(keys.analytics(f"{SNAPSHOT_PREFIX}{found[0]}"))
@@ -106,7 +109,8 @@ async def read_snapshot(redis: aioredis.Redis, keys: Keys, as_of: int) -> dict[s
 
 
 async def read_rejections(redis: aioredis.Redis, keys: Keys) -> dict[str, int]:
-    return {k: int(v) for k, v in (await redis.hgetall(keys.analytics("rejections"))).items()}
+    raw = cast(dict[str, str], await redis.hgetall(keys.analytics("rejections")))
+    return {k: int(v) for k, v in raw.items()}
 
 
 async def read_rejection_evidence(redis: aioredis.Redis, keys: Keys) -> list[list[Any]]:
