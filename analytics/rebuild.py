@@ -15,7 +15,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 
 from analytics.ingest import AnalyticsState
-from analytics.system import queue_rejections
+from analytics.rejections import queue_rejections
 from analytics.tables import SNAPSHOT_PREFIX, queue_save, table_keys
 from scrai.events import AnyEvent, EventError, parse_event
 from scrai.keys import Keys

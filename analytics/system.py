@@ -14,7 +14,8 @@ folded first; entries at or before the position are skipped. One analytics
 process per namespace.
 
 Metrics and insights are computed by a background task every
-``metrics_interval_s`` (in a thread for the networkx work), never on a request.
+``metrics_interval_s`` (networkx in a separate process, so ingestion keeps the
+interpreter), never on a request.
 """
 
 from __future__ import annotations
@@ -24,10 +25,6 @@ import contextlib
 import functools
 import json
 import logging
-import multiprocessing
-import os
-import signal
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,11 +36,13 @@ from redis.asyncio.client import Pipeline
 from analytics import graph as graphs
 from analytics.ingest import AnalyticsState
 from analytics.insights import View, detect
+from analytics.metrics import UPDATES_MAX_LEN, metrics_pool, rivals_of, store_metrics
+from analytics.rejections import queue_rejections
 from analytics.tables import load_state, queue_save, read_rejection_evidence, read_rejections
 from scrai.bus import Consumer, Delivery
 from scrai.bus.consumer import TRANSIENT
 from scrai.bus.retention import parse_id
-from scrai.events import EventError, Interact, WorldStateRejectedEvent, parse_event
+from scrai.events import EventError, parse_event
 from scrai.keys import Keys
 from scrai.scenario.model import Scenario
 from scrai.scenario.store import load_scenario
@@ -52,22 +51,7 @@ from scrai.settings import Settings
 log = logging.getLogger(__name__)
 
 GROUP = "analytics"
-UPDATES_MAX_LEN = 5_000
-REJECTION_EVIDENCE_KEPT = 500
 STOP_GRACE_S = 10.0
-TRANSITION_KINDS = ("faction_formed", "faction_split")
-TRANSITIONS_KEPT = 20
-
-
-def rivals_of(scenario: Scenario | None) -> set[str]:
-    if scenario is None:
-        return set()
-    return {
-        "|".join(sorted((a.id, r.target)))
-        for a in scenario.agents
-        for r in a.relationships
-        if r.kind in ("rival", "enemy")
-    }
 
 
 class AnalyticsSystem:
@@ -253,7 +237,7 @@ class AnalyticsSystem:
                     pause = max(interval, time.monotonic() - started)
             except BrokenProcessPool:
                 log.warning("the metrics process died; starting another")
-                self._pool = _metrics_pool()
+                self._pool = metrics_pool()
             except Exception:  # the loop must outlive a bad run or Redis blinking
                 log.exception("metrics run failed")
             with contextlib.suppress(TimeoutError):
@@ -292,7 +276,7 @@ class AnalyticsSystem:
             await self.start(stop)
             if self.state is None:
                 return
-            self._pool = _metrics_pool()
+            self._pool = metrics_pool()
             workers = [
                 asyncio.create_task(self.committed.run()),
                 asyncio.create_task(self.rejected.run()),
@@ -313,118 +297,3 @@ class AnalyticsSystem:
             pool, self._pool = self._pool, None
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _metrics_pool() -> ProcessPoolExecutor:
-    # spawn, not fork: the parent runs an event loop and threads
-    return ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent
-    )
-
-
-def _die_with_parent() -> None:
-    """In the metrics process: exit when the analytics process dies, even by SIGKILL.
-
-    Without this a killed analytics process leaves its metrics worker (and the
-    multiprocessing resource tracker it keeps alive) running forever.
-    """
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() == 1:  # the parent died before prctl: go now
-        os._exit(0)
-
-
-def count_rejections(
-    entries: list[tuple[str, Any]],
-) -> tuple[dict[str, int], list[list[Any]]]:
-    """Counter increments (``<object>``, ``<object>|<agent>``, ``agent:<id>``, ``reason:<r>``) and
-    evidence rows ``[event_id, tick, agent, object, reason]`` for rejected events (pure)."""
-    counts: dict[str, int] = {}
-    evidence: list[list[Any]] = []
-    for _, event in entries:
-        if not isinstance(event, WorldStateRejectedEvent):
-            continue
-        action, agent = event.payload.action, event.entity_id
-        reason = event.payload.reason.value
-        obj = action.object_id if isinstance(action, Interact) else None
-        names = [f"reason:{reason}", f"agent:{agent}"]
-        if obj is not None:
-            names += [obj, f"{obj}|{agent}"]
-        for name in names:
-            counts[name] = counts.get(name, 0) + 1
-        evidence.append([str(event.event_id), event.tick, agent, obj, reason])
-    return counts, evidence
-
-
-def queue_rejections(tx: Pipeline, keys: Keys, entries: list[tuple[str, Any]]) -> None:
-    """Queue rejection counters and evidence for ``entries``, and advance the rejected position."""
-    if not entries:
-        return
-    counts, evidence = count_rejections(entries)
-    for name, n in counts.items():
-        tx.hincrby(keys.analytics("rejections"), name, n)
-    if evidence:
-        tx.rpush(keys.analytics("rejections:evidence"), *(json.dumps(e) for e in evidence))
-        tx.ltrim(keys.analytics("rejections:evidence"), -REJECTION_EVIDENCE_KEPT, -1)
-    tx.hset(keys.analytics("meta"), "rejected_position", entries[-1][0])
-
-
-async def store_metrics(
-    redis: aioredis.Redis,
-    keys: Keys,
-    tick: int,
-    result: dict[str, Any],
-    found: list[dict[str, Any]],
-) -> None:
-    """Replace the stored metrics and insights; announce them on the updates stream.
-
-    Insights that describe a state (a friendship, a hotspot) go when the state does;
-    those that describe a change between two runs (a faction formed or split) are
-    kept, the latest ``TRANSITIONS_KEPT`` of them, or they would last one run.
-    """
-    insights_key = keys.analytics("insights")
-    old = await redis.hgetall(insights_key)
-    fresh = []
-    for item in found:
-        previous = json.loads(old[item["id"]]) if item["id"] in old else None
-        item["first_seen"] = previous["first_seen"] if previous else tick
-        if previous is None:
-            fresh.append(item["id"])
-    ids = {item["id"] for item in found}
-    past = [json.loads(raw) for key, raw in old.items() if key not in ids]
-    transitions = [i for i in past if i["kind"] in TRANSITION_KINDS]
-    transitions += [i for i in found if i["kind"] in TRANSITION_KINDS]
-    transitions.sort(key=lambda i: (-i["tick"], i["id"]))
-    kept = {i["id"] for i in transitions[:TRANSITIONS_KEPT]}
-    found = [i for i in found if i["kind"] not in TRANSITION_KINDS or i["id"] in kept]
-    found += [i for i in past if i["id"] in kept]
-    async with redis.pipeline(transaction=True) as tx:
-        tx.hset(
-            keys.analytics("metrics"),
-            mapping={
-                "tick": tick,
-                "graph": json.dumps(result["graph"]),
-                "nodes": json.dumps(result["nodes"]),
-                "communities": json.dumps(result["communities"]),
-                "computed_at": time.time(),
-            },
-        )
-        tx.delete(insights_key)
-        if found:
-            tx.hset(insights_key, mapping={i["id"]: json.dumps(i) for i in found})
-        tx.xadd(
-            keys.analytics_updates,
-            {
-                "kind": "metrics",
-                "tick": tick,
-                "graph": json.dumps(result["graph"]),
-                "new_insights": json.dumps(fresh[:100]),
-            },
-            maxlen=UPDATES_MAX_LEN,
-            approximate=True,
-        )
-        await tx.execute()

@@ -62,7 +62,7 @@ async def stored_tables(redis: aioredis.Redis, keys: Keys) -> dict[str, dict[str
 
 def folded_tables(world: World, stream_ids: list[str]) -> dict[str, dict[str, Any]]:
     """What an uninterrupted fold of the whole log gives, in the stored form."""
-    from analytics.system import count_rejections
+    from analytics.rejections import count_rejections
 
     state = AnalyticsState.seeded(world.scenario)
     for stream_id, event in zip(stream_ids, world.committed, strict=True):

@@ -7,7 +7,8 @@ from typing import Any
 from analytics import graph
 from analytics.ingest import AnalyticsState
 from analytics.insights import View, detect
-from analytics.system import count_rejections, rivals_of
+from analytics.metrics import rivals_of
+from analytics.rejections import count_rejections
 from scrai.events import Interact, Move, Speak
 from scrai.scenario.model import Scenario
 from tests.analytics.synth import World, town

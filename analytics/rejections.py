@@ -1,0 +1,52 @@
+"""Rejected actions, counted per object, agent and reason (pure counting, queued writes).
+
+The contested-object insight reads these counters with the object table: a
+rejection for a full object is a contest its winner and loser both took part in.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from redis.asyncio.client import Pipeline
+
+from scrai.events import Interact, WorldStateRejectedEvent
+from scrai.keys import Keys
+
+REJECTION_EVIDENCE_KEPT = 500
+
+
+def count_rejections(
+    entries: list[tuple[str, Any]],
+) -> tuple[dict[str, int], list[list[Any]]]:
+    """Counter increments (``<object>``, ``<object>|<agent>``, ``agent:<id>``, ``reason:<r>``) and
+    evidence rows ``[event_id, tick, agent, object, reason]`` for rejected events (pure)."""
+    counts: dict[str, int] = {}
+    evidence: list[list[Any]] = []
+    for _, event in entries:
+        if not isinstance(event, WorldStateRejectedEvent):
+            continue
+        action, agent = event.payload.action, event.entity_id
+        reason = event.payload.reason.value
+        obj = action.object_id if isinstance(action, Interact) else None
+        names = [f"reason:{reason}", f"agent:{agent}"]
+        if obj is not None:
+            names += [obj, f"{obj}|{agent}"]
+        for name in names:
+            counts[name] = counts.get(name, 0) + 1
+        evidence.append([str(event.event_id), event.tick, agent, obj, reason])
+    return counts, evidence
+
+
+def queue_rejections(tx: Pipeline, keys: Keys, entries: list[tuple[str, Any]]) -> None:
+    """Queue rejection counters and evidence for ``entries``, and advance the rejected position."""
+    if not entries:
+        return
+    counts, evidence = count_rejections(entries)
+    for name, n in counts.items():
+        tx.hincrby(keys.analytics("rejections"), name, n)
+    if evidence:
+        tx.rpush(keys.analytics("rejections:evidence"), *(json.dumps(e) for e in evidence))
+        tx.ltrim(keys.analytics("rejections:evidence"), -REJECTION_EVIDENCE_KEPT, -1)
+    tx.hset(keys.analytics("meta"), "rejected_position", entries[-1][0])
