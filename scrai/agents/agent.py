@@ -20,7 +20,7 @@ from scrai.agents.geometry import world_index
 from scrai.agents.mind import Mind, dumps
 from scrai.agents.observe import absorb_happening
 from scrai.agents.perception import perceive
-from scrai.agents.reflect import reflections
+from scrai.agents.reflect import as_clause, reflections
 from scrai.agents.view import Happening, WorldView
 from scrai.events import SCHEMA_VERSION
 from scrai.scenario.model import Agent, Scenario
@@ -208,7 +208,11 @@ class CognitiveAgent:
         self.mind.progress_tick = tick
         self.mind.revise(tick, f"goal reached: {goal['description']}")
         self.mind.remember(
-            tick, "goal", f"I did it: {goal['description']}", 8.0, [str(goal.get("target") or "")]
+            tick,
+            "goal",
+            f"I managed to {as_clause(goal['description'])}",
+            8.0,
+            [str(goal.get("target") or "")],
         )
 
     # -- recall, reason --------------------------------------------------------------

@@ -13,7 +13,8 @@ import re
 
 _FILLER = frozenset(
     "only same other rest best better first last next most whole world's village's time same "
-    "they them their there this that these those what which when where while".split()
+    "they them their there this that these those what which when where while "
+    "courage keeper boy's girl way day night truth others".split()
 )
 
 OPENERS: dict[str, list[str]] = {
@@ -41,7 +42,7 @@ TOPIC_LINES: dict[str, list[str]] = {
         "I've been thinking about {topic} all day.",
         "What do you make of {topic}?",
         "Honestly, {topic} is what keeps me going.",
-        "Have you seen {topic} lately?",
+        "Have you heard anything new about {topic}?",
     ],
     "memory": [
         "You know, {memory}",
@@ -91,10 +92,11 @@ HOSTILE_MARKERS = (
 )
 
 
-def interests(persona: str, limit: int = 5) -> list[str]:
-    """Things the persona talks about: the nouns it names with "the", in order."""
+def interests(persona: str, limit: int = 5, goals: list[str] | None = None) -> list[str]:
+    """Things it talks about: the nouns its goals, then its persona, name with "the"."""
     found: list[str] = []
-    for word in re.findall(r"\bthe ([a-z][a-z']{3,})\b", persona):
+    text = " ".join([*(goals or []), persona])
+    for word in re.findall(r"\bthe ([a-z][a-z']{3,})\b", text):
         topic = f"the {word}"
         if word in _FILLER or "'" in word or word.endswith(("ly", "ing")):
             continue

@@ -38,23 +38,23 @@ def reflections(agent: CognitiveAgent, tick: int) -> list[dict[str, Any]]:
     if faded:
         name = names.get(faded[0], faded[0])
         found.append((f"I have drifted apart from {name}.", 6.0, [faded[0]]))
-    done = [
-        g for g in m.goals if g["status"] == "achieved" and g.get("achieved_at", -1) >= tick - 200
-    ]
+    since = m.reflections[-1]["tick"] if m.reflections else -1
+    done = [g for g in m.goals if g["status"] == "achieved" and g.get("achieved_at", -1) > since]
     todo = [g for g in m.goals if g["status"] != "achieved"]
     if done:
         found.append(
-            (f"I am proud that I managed to {done[0]['description'].rstrip('.').lower()}.", 6.0, [])
+            (f"I am proud that I managed to {as_clause(done[0]['description'])}.", 6.0, [])
         )
     elif todo:
-        found.append(
-            (f"I still have not managed to {todo[0]['description'].rstrip('.').lower()}.", 5.0, [])
-        )
+        found.append((f"I still have not managed to {as_clause(todo[0]['description'])}.", 5.0, []))
     if m.visited:
         place, _ = Counter(m.visited).most_common(1)[0]
         found.append(
             (f"I spend much of my time at {agent.index.places[place].name}.", 4.0, [place])
         )
+    # A conclusion already drawn is not news: only new ones become memories.
+    known = {r["text"] for r in m.reflections}
+    found = [f for f in found if f[0] not in known]
     made = []
     for i, (text, importance, keywords) in enumerate(found[:3]):
         memory = {
@@ -87,3 +87,9 @@ def reflections(agent: CognitiveAgent, tick: int) -> list[dict[str, Any]]:
         if social.label(m.affinity.get(k, 0), None) != "stranger"
     }
     return made
+
+
+def as_clause(description: str) -> str:
+    """A goal's description as the end of a sentence ("Meet Finn..." -> "meet Finn...")."""
+    text = description.rstrip(".")
+    return text[:1].lower() + text[1:]

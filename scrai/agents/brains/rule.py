@@ -64,7 +64,7 @@ class RuleBrain:
         self.kinds = social.kinds(agent)
         self.names = self.index.names
         self.homes = self.index.homes
-        self.topics = dialogue.interests(agent.persona)
+        self.topics = dialogue.interests(agent.persona, goals=[g.description for g in agent.goals])
         self._talks: list[str] = []
 
     async def decide(self, ctx: DecisionContext) -> Decision:
