@@ -53,6 +53,12 @@ async def social_graph(
         raise HTTPException(status_code=422, detail=str(exc)) from None
 
 
+@router.get("/status")
+async def status(redis: RedisDep, keys: KeysDep) -> dict[str, Any]:
+    """How far analytics has got: tick and events folded, consumer lag, last metrics run."""
+    return await query.read_status(redis, keys)
+
+
 @router.get("/agents/{agent_id}")
 async def agent(agent_id: str, redis: RedisDep, keys: KeysDep) -> dict[str, Any]:
     """One agent: node, metrics, movement, ties (strongest first, with evidence), insights."""

@@ -10,6 +10,7 @@ import json
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from analytics import graph as graphs
 from analytics.history import graph_as_of
@@ -108,6 +109,30 @@ async def read_graph(
         "links": links,
         "metrics": graph_metrics,
         "insights": await read_insights(redis, keys) if with_insights else [],
+    }
+
+
+async def read_status(redis: aioredis.Redis, keys: Keys) -> dict[str, Any]:
+    """How far the analytics has got: position, tick, events folded, lag, last metrics run."""
+    meta = cast(dict[str, str], await redis.hgetall(keys.analytics("meta")))
+    metrics = await read_metrics(redis, keys)
+    group: dict[str, Any] = {}
+    try:
+        for g in await redis.xinfo_groups(keys.committed_events):
+            if g["name"] == "analytics":
+                group = g
+    except ResponseError:  # no stream yet
+        pass
+    return {
+        "tick": int(meta.get("tick", 0)),
+        "events": int(meta.get("events", 0)),
+        "position": meta.get("position"),
+        "rejected_position": meta.get("rejected_position"),
+        "lag": group.get("lag"),
+        "pending": group.get("pending"),
+        "metrics_tick": metrics["tick"],
+        "metrics_duration_ms": metrics["graph"].get("duration_ms"),
+        "alive": bool(await redis.exists(keys.health("analytics"))),
     }
 
 

@@ -40,6 +40,13 @@ async def test_served_graph_equals_brute_force(redis, keys, settings, world) -> 
     # and the stored tables are exactly an uninterrupted fold of the log
     ids = [sid for sid, _ in await redis.xrange(keys.committed_events)]
     assert await stored_tables(redis, keys) == folded_tables(world, ids)
+    status = (await get(app_for(redis, keys, settings), "/api/analytics/status")).json()
+    assert (status["tick"], status["events"], status["metrics_tick"]) == (
+        60,
+        len(world.committed),
+        60,
+    )
+    assert status["lag"] == 0 and status["pending"] == 0
     updates = await redis.xrevrange(keys.analytics_updates, count=1)
     assert updates and updates[0][1]["kind"] == "metrics"
 
