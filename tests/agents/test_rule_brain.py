@@ -191,3 +191,21 @@ def test_dialogue_is_varied_and_personal():
         "the garden",
         "the river",
     ]
+
+
+def test_a_sleeper_wakes_when_spoken_to():
+    step = {"start": 0, "end": 5, "place": "home", "activity": "sleep"}
+    call = Seen(
+        "event", "bob", "home", 0.0, {"action": "speak", "to": "ann", "text": "Ann, wake up!"}
+    )
+    ctx = context(
+        place="home",
+        plan_step=step,
+        reachable=["cafe"],
+        agents=[("bob", "home", 0.0)],
+        events=[call],
+        relationships={"bob": 0.8},
+        needs={"social": 0.5, "rest": 0.0, "curiosity": 0.0, "goal": 0.0},
+    )
+    decision = brain().choose(ctx)
+    assert isinstance(decision.action, Speak) and decision.action.to == "bob"

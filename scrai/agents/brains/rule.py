@@ -77,6 +77,9 @@ class RuleBrain:
 
     def choose(self, ctx: DecisionContext) -> Decision:
         """The best option for ``ctx`` (synchronous: the rule brain never waits)."""
+        asleep = self._asleep(ctx)
+        if asleep is not None:
+            return asleep
         rng = random.Random(f"{ctx.seed}:{ctx.agent_id}:{ctx.tick}")
         # Its own recent exchanges, read once per choice (fatigue is asked for every candidate).
         self._talks = [
@@ -115,6 +118,25 @@ class RuleBrain:
             "dest": best.dest,
         }
         return Decision(action=action, reason=best.reason, brain=self.name, trace=trace)
+
+    def _asleep(self, ctx: DecisionContext) -> Decision | None:
+        """Asleep where its plan says to sleep and nobody calls it: it sleeps on, cheaply."""
+        step = ctx.plan_step
+        if (
+            not step
+            or step["place"] != ctx.perception.place
+            or "sleep" not in str(step["activity"]).lower()
+        ):
+            return None
+        if any(e.detail.get("to") == ctx.agent_id for e in ctx.perception.events):
+            return None  # spoken to: it wakes and weighs its options
+        activity = str(step["activity"])[:200]
+        return Decision(
+            action=Idle(reason=activity),
+            reason=f"plan: {activity}",
+            brain=self.name,
+            trace={"options": [{"reason": "asleep", "score": 1.0}], "dest": None},
+        )
 
     def _build(self, ctx: DecisionContext, rng: random.Random, pending: Pending | Talk) -> Action:
         """The validated action for the winning option."""
