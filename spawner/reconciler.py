@@ -171,3 +171,20 @@ def plan_workers(agent_ids: list[str], per_worker: int) -> dict[str, list[str]]:
     ordered = sorted(agent_ids)
     chunks = [ordered[i : i + per_worker] for i in range(0, len(ordered), per_worker)]
     return {f"shard-{n:04d}-of-{len(chunks):04d}": chunk for n, chunk in enumerate(chunks)}
+
+
+def confirm_unhealthy(
+    observed: Iterable[WorkerHandle], fresh: set[str], hosted: dict[str, list[str]]
+) -> list[WorkerHandle]:
+    """Workers the engine calls unhealthy stay alive while their agents are fresh in Redis.
+
+    A probe that timed out on a busy machine is no reason to kill a worker that is
+    doing its job; restarting it would only make the machine busier.
+    """
+    out = []
+    for worker in observed:
+        agents = hosted.get(worker.agent_id, [worker.agent_id])
+        if worker.detail == "unhealthy" and any(a in fresh for a in agents):
+            worker = replace(worker, alive=True, detail="")
+        out.append(worker)
+    return out

@@ -37,6 +37,7 @@ from spawner.reconciler import (
     Plan,
     Policy,
     Stop,
+    confirm_unhealthy,
     plan_workers,
     reconcile,
     record_start_failure,
@@ -199,6 +200,9 @@ class Spawner:
         desired = await self.desired_workers(redis)
         observed = await self._call(backend.list)
         now = time.time()
+        if any(w.detail == "unhealthy" for w in observed):
+            fresh = set(await redis.zrangebyscore(self.keys.agents_alive, now, "+inf"))
+            observed = confirm_unhealthy(observed, fresh, desired)
         plan = reconcile(desired, observed, self.run_id, self.books, now, self.policy)
         self.books = plan.books
         for stop in plan.stops:

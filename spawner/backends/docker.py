@@ -70,6 +70,17 @@ def _summary_handle(item: dict[str, Any]) -> WorkerHandle:
     )
 
 
+# Sparse and patient on purpose: every probe is a `docker exec`, which costs real CPU; a
+# hundred workers probing every few seconds on a busy machine time out, turn unhealthy
+# and get restarted, which makes the machine busier still. Nanoseconds, as the API wants.
+HEALTH = {
+    "interval": 30_000_000_000,
+    "timeout": 10_000_000_000,
+    "retries": 3,
+    "start_period": 120_000_000_000,
+}
+
+
 def healthcheck_command(agent_id: str) -> list[str]:
     return ["CMD", "python", "-m", "spawner.healthcheck", agent_id]
 
@@ -139,14 +150,7 @@ class DockerBackend:
             mem_limit=self.settings.worker_mem_limit,
             nano_cpus=int(self.settings.worker_cpus * 1e9),
             restart_policy={"Name": "no"},
-            healthcheck={
-                "test": healthcheck_command(agents[0] if agents else agent_id),
-                # Sparse on purpose: a hundred workers probing often would cost real CPU.
-                "interval": 15_000_000_000,
-                "timeout": 5_000_000_000,
-                "retries": 3,
-                "start_period": 30_000_000_000,
-            },
+            healthcheck={"test": healthcheck_command(agents[0] if agents else agent_id), **HEALTH},
             stop_signal="SIGTERM",
             init=True,  # tini as pid 1: signals reach Python, zombies are reaped
         )

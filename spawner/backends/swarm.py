@@ -28,7 +28,13 @@ from spawner.backends.base import (
     worker_args,
     worker_labels,
 )
-from spawner.backends.docker import _parse_time, discover_network, healthcheck_command, worker_env
+from spawner.backends.docker import (
+    HEALTH,
+    _parse_time,
+    discover_network,
+    healthcheck_command,
+    worker_env,
+)
 
 # Task states on the way to running (or running): the service is still doing its job.
 LIVE_TASK_STATES = {
@@ -79,15 +85,10 @@ class SwarmBackend:
             ),
             restart_policy=RestartPolicy(condition="none"),
             healthcheck=Healthcheck(
-                test=healthcheck_command(agents[0] if agents else agent_id),
-                interval=15_000_000_000,
-                timeout=5_000_000_000,
-                retries=3,
-                start_period=30_000_000_000,
+                test=healthcheck_command(agents[0] if agents else agent_id), **HEALTH
             ),
-            endpoint_spec=EndpointSpec(
-                mode="dnsrr"
-            ),  # no virtual IP needed: nothing calls a worker
+            # No virtual IP: nothing calls a worker.
+            endpoint_spec=EndpointSpec(mode="dnsrr"),
             stop_grace_period=5_000_000_000,
         )
         return WorkerHandle(agent_id, service.id, self.run_id, True, time.time())

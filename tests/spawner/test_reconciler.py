@@ -8,6 +8,7 @@ from spawner.reconciler import (
     Policy,
     Start,
     Stop,
+    confirm_unhealthy,
     plan_workers,
     reconcile,
     record_start_failure,
@@ -115,3 +116,13 @@ def test_workers_are_one_per_agent_or_stable_shards() -> None:
         "shard-0002-of-0003": ["e"],
     }
     assert plan_workers(["a", "b", "c", "d", "e"], 2) == shards
+
+
+def test_an_unhealthy_worker_whose_agent_is_fresh_is_kept() -> None:
+    sick = WorkerHandle("a", "h1", RUN, False, 0.0, "unhealthy")
+    hung = WorkerHandle("b", "h2", RUN, False, 0.0, "unhealthy")
+    dead = worker("c", "h3", alive=False)
+    kept = confirm_unhealthy([sick, hung, dead], {"a", "c"}, {"a": ["a"], "b": ["b"]})
+    assert [w.alive for w in kept] == [True, False, False]
+    plan = reconcile(["a", "b", "c"], kept, RUN, {}, now=1.0, policy=POLICY)
+    assert [s.worker.handle for s in plan.stops] == ["h2", "h3"]
