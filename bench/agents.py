@@ -181,8 +181,38 @@ async def process_mode(url: str, count: int) -> list[Figure]:
     ]
 
 
+def decisions_only(path: str, ticks: int) -> Figure:
+    """The cognitive loop alone (perceive, plan, decide, act, reflect), no I/O, in this process."""
+    from scrai.agents.agent import CognitiveAgent
+    from scrai.agents.brains.rule import RuleBrain
+    from scrai.agents.view import WorldView
+
+    scenario = load_scenario_file(path)
+    agents = [CognitiveAgent(scenario, a, RuleBrain(scenario, a)) for a in scenario.agents]
+    state = {
+        a.id: {"place": a.place, "action_seq": 0, "last_rejection": None} for a in scenario.agents
+    }
+    cpu = 0.0
+    for t in range(1, ticks + 4):
+        for s in state.values():
+            s["action_seq"] = t - 1
+        view = WorldView(t, "bench", state, {})
+        start = time.process_time()
+        for agent in agents:
+            agent.begin(view)
+            agent.conclude(view, agent.brain.choose(agent.context(t)))
+        if t > 3:  # after warm-up
+            cpu += time.process_time() - start
+    return Figure(
+        f"rule brain, decisions only ({len(agents)} agents, no I/O)",
+        len(agents) * ticks / cpu,
+        "agent-ticks/cpu-s",
+    )
+
+
 async def run(args: argparse.Namespace) -> list[Figure]:
     async with bench_redis() as url:
-        figures = await multiplexed(url, args.agents_scenario, args.agents_ticks)
+        figures = [decisions_only(args.agents_scenario, args.agents_ticks)]
+        figures += await multiplexed(url, args.agents_scenario, args.agents_ticks)
         figures += await process_mode(url, args.agents_process_count)
     return figures
