@@ -149,7 +149,8 @@ def test_supervisor_restarts_with_backoff_and_stops_whole_groups(tmp_path):
     tree = [
         sys.executable,
         "-c",
-        "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        "import subprocess, sys, time;"
+        " subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
         " time.sleep(60)",
     ]
     sup.start(

@@ -127,4 +127,5 @@ async def test_ties_in_the_scenario_become_conversations(settings, namespace, su
     now = {(a, b): v for a, m in minds.items() for b, v in json.loads(m["relationships"]).items()}
     assert any(now[k] > v + 0.05 for k, v in start.items() if k in now)
     assert any(k not in start and v > 0.05 for k, v in now.items())  # new acquaintances formed
-    assert any(now[k] < v - 0.05 for k, v in start.items() if k in now)  # and others faded or soured
+    # ... and others faded or soured.
+    assert any(now[k] < v - 0.05 for k, v in start.items() if k in now)
