@@ -163,3 +163,16 @@ def test_supervisor_restarts_with_backoff_and_stops_whole_groups(tmp_path):
     wait_until(lambda: len(marked(mark)) == 2, 10)
     sup.stop(grace_s=5)
     assert marked(mark) == [] and crash.done
+
+
+def test_seed_override_redraws_the_cast_and_bad_files_are_refused(tmp_path, capsys):
+    from scrai.launcher import UpOptions, load, up
+
+    crowd = ROOT / "scenarios" / "crowd.yml"
+    base, other = load(UpOptions(crowd)), load(UpOptions(crowd, seed=5))
+    assert other.seed == 5 and len(other.agents) == len(base.agents)
+    assert [a.place for a in other.agents] != [a.place for a in base.agents]  # templates re-drawn
+    broken = tmp_path / "broken.yml"
+    broken.write_text("name: x\nworld: {places: []}\nagents: [{id: a, name: A, place: nowhere}]\n")
+    assert up(UpOptions(broken, data_dir=tmp_path / "data")) == 2
+    assert "nowhere" in capsys.readouterr().err

@@ -54,12 +54,12 @@ async def finished(redis: aioredis.Redis, keys: Keys) -> bool:
     return await redis.hget(keys.clock, "state") == "finished"
 
 
-def stop(*procs: subprocess.Popen[str]) -> None:
+def stop(*procs: subprocess.Popen[str]) -> list[int]:
+    """SIGTERM each process and wait; their exit codes (0: a clean stop between ticks)."""
     for proc in procs:
         if proc.poll() is None:
             proc.terminate()
-    for proc in procs:
-        proc.wait(timeout=30)
+    return [proc.wait(timeout=30) for proc in procs]
 
 
 async def run(
@@ -86,7 +86,10 @@ async def run(
         world = start_world(env)
         await wait_for(lambda: finished(redis, keys), timeout_s=110, interval_s=0.05)
     finally:
-        stop(*workers, *([world] if world else []))
+        codes = stop(*workers)
+        if world:
+            stop(world)  # it has exited on its own after the last tick, or is exiting now
+    assert codes == [0] * len(codes), codes  # SIGTERM stops every worker cleanly
     return await committed(redis, keys)
 
 
