@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,7 +17,7 @@ KINDS: frozenset[str] = frozenset(
 def memory_id(*parts: object) -> str:
     """A deterministic id, so that writing the same memory twice stores it once."""
     # blake2b, not uuid5: a consolidation batch makes tens of thousands of these.
-    key = "scrai:memory:" + ":".join(str(p) for p in parts)
+    key = "scrai:memory:" + ":".join(map(str, parts))
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
@@ -63,7 +62,10 @@ class Memory:
             "text": self.text,
             "tick": self.tick,
         }
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        # orjson writes the same bytes as json.dumps(separators=(",", ":"),
+        # ensure_ascii=False) for these fields, at a fraction of the cost: the
+        # consolidator serialises one memory per observer of every event.
+        return orjson.dumps(data).decode()
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Memory:
