@@ -25,7 +25,7 @@ def betweenness_samples(n: int) -> int:
     """Sources sampled for betweenness: all up to the exact limit, then fewer as graphs grow."""
     if n <= EXACT_BETWEENNESS_MAX_NODES:
         return n
-    return 100 if n <= 2_000 else 25
+    return 50 if n <= 2_000 else 25
 
 
 LIST_LIMIT = 200
