@@ -105,7 +105,8 @@ async def through_world(url: str, world: Scenario, batches: list[list[dict]]) ->
     keys = Keys(ns)
     redis = connect(settings, block_ms=1_000)
     ticks = len(batches)
-    env = {**os.environ, "SCRAI_REDIS_URL": url, "SCRAI_NAMESPACE": ns, "SCRAI_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "SCRAI_REDIS_URL": url, "SCRAI_NAMESPACE": ns}
+    env["SCRAI_LOG_LEVEL"] = "WARNING"
     try:
         await save_scenario(redis, keys, world)
         expiry = time.time() + 3_600
@@ -131,13 +132,9 @@ async def through_world(url: str, world: Scenario, batches: list[list[dict]]) ->
         await pubsub.aclose()
         if await proc.wait() != 0:
             raise RuntimeError(f"the world process exited with {proc.returncode}")
-        last = await redis.xrevrange(keys.committed_events, count=1)
-        end = float(last[0][1]["timestamp"])  # the close of the last tick
-        commits = sum(
-            json.loads(f["payload"])["committed"]
-            for _, f in await redis.xrange(keys.committed_events)
-            if f["type"] == "tick"
-        )
+        log: list[Any] = await redis.xrange(keys.committed_events)  # type: ignore[assignment]
+        end = float(log[-1][1]["timestamp"])  # the close of the last tick
+        commits = sum(json.loads(f["payload"])["committed"] for _, f in log if f["type"] == "tick")
         return end - start, commits
     finally:
         await redis.delete(*[k async for k in redis.scan_iter(f"{ns}:*")])

@@ -28,6 +28,11 @@ from scrai.world.entities import AgentState, ObjectState
 from scrai.world.rules import WorldMap, WorldState
 
 
+async def hgetall(redis: aioredis.Redis, key: str) -> dict[str, str]:
+    """HGETALL with the client's decoded (str) replies, typed as such."""
+    return await redis.hgetall(key)  # type: ignore[return-value]
+
+
 def scenario_hash(scenario: Scenario) -> str:
     return hashlib.sha256(scenario.model_dump_json().encode()).hexdigest()[:16]
 
@@ -63,8 +68,8 @@ async def seed_world(
             tx.hset(keys.agents_state, mapping={k: v.to_json() for k, v in state.agents.items()})
         if state.objects:
             tx.hset(keys.objects_state, mapping={k: v.to_json() for k, v in state.objects.items()})
-        tx.hset(keys.clock, mapping=Clock().to_hash())
-        tx.hset(keys.world_meta, mapping=meta)
+        tx.hset(keys.clock, mapping=Clock().to_hash())  # type: ignore[arg-type]
+        tx.hset(keys.world_meta, mapping=meta)  # type: ignore[arg-type]
         await tx.execute()
     return meta
 
@@ -81,7 +86,7 @@ async def load_state(redis: aioredis.Redis, keys: Keys) -> WorldState:
 
 
 async def load_clock(redis: aioredis.Redis, keys: Keys) -> Clock | None:
-    data = await redis.hgetall(keys.clock)
+    data = await hgetall(redis, keys.clock)
     return Clock.from_hash(data) if data else None
 
 
@@ -92,7 +97,7 @@ def encode_staged(event: ActionEvent) -> str:
 async def load_staged(redis: aioredis.Redis, keys: Keys, tick: int) -> dict[str, ActionEvent]:
     """The actions staged for ``tick``, by agent id (unreadable entries are skipped)."""
     staged: dict[str, ActionEvent] = {}
-    for agent_id, raw in (await redis.hgetall(keys.staged_actions(tick))).items():
+    for agent_id, raw in (await hgetall(redis, keys.staged_actions(tick))).items():
         try:
             event = parse_event(json.loads(raw))
         except (EventError, ValueError):
@@ -155,14 +160,14 @@ class WorldReader:
         return await load_clock(self.redis, self.keys)
 
     async def meta(self) -> dict[str, str]:
-        return await self.redis.hgetall(self.keys.world_meta)
+        return await hgetall(self.redis, self.keys.world_meta)
 
     async def agent(self, agent_id: str) -> AgentState | None:
         raw = await self.redis.hget(self.keys.agents_state, agent_id)
-        return AgentState.from_json(raw) if raw else None
+        return AgentState.from_json(str(raw)) if raw else None
 
     async def agents(self) -> dict[str, AgentState]:
-        raw = await self.redis.hgetall(self.keys.agents_state)
+        raw = await hgetall(self.redis, self.keys.agents_state)
         return {k: AgentState.from_json(v) for k, v in sorted(raw.items())}
 
     async def object(self, object_id: str) -> ObjectView | None:
@@ -171,11 +176,13 @@ class WorldReader:
         if raw is None or object_id not in world.rules:
             return None
         clock = await self.clock()
-        return self._view(world, object_id, ObjectState.from_json(raw), clock.tick if clock else 0)
+        return self._view(
+            world, object_id, ObjectState.from_json(str(raw)), clock.tick if clock else 0
+        )
 
     async def objects(self) -> dict[str, ObjectView]:
         world = await self.world_map()
-        raw = await self.redis.hgetall(self.keys.objects_state)
+        raw = await hgetall(self.redis, self.keys.objects_state)
         clock = await self.clock()
         tick = clock.tick if clock else 0
         return {

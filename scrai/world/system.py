@@ -129,7 +129,7 @@ class WorldSystem:
         self.tick_interval_s = scenario.simulation.tick_interval_s
         self.tick_deadline_s = scenario.simulation.tick_deadline_s
         self.max_ticks = self.max_ticks_override or scenario.simulation.max_ticks
-        meta = await self.redis.hgetall(self.keys.world_meta)
+        meta = await store.hgetall(self.redis, self.keys.world_meta)
         if self.reseed or not meta:
             meta = await store.seed_world(self.redis, self.keys, scenario)
             log.info("seeded world %r (run %s)", scenario.name, meta["run_id"])
@@ -319,9 +319,9 @@ class WorldSystem:
             tx.xadd(self.keys.rejected_events, self._rejected_fields(event, verdict))  # type: ignore[arg-type]
             self.rejected += 1
         for tick, mapping in staging.items():
-            tx.hset(self.keys.staged_actions(tick), mapping=mapping)
+            tx.hset(self.keys.staged_actions(tick), mapping=mapping)  # type: ignore[arg-type]
         if touched:
-            tx.hset(self.keys.agents_state, mapping=touched)
+            tx.hset(self.keys.agents_state, mapping=touched)  # type: ignore[arg-type]
 
     # -- ticks -------------------------------------------------------------------------
 
@@ -332,7 +332,7 @@ class WorldSystem:
 
     def _queue_open(self, tx: Pipeline, now: float) -> None:
         open_next(self.clock, now, self.tick_deadline_s)
-        tx.hset(self.keys.clock, mapping=self.clock.to_hash())
+        tx.hset(self.keys.clock, mapping=self.clock.to_hash())  # type: ignore[arg-type]
         tx.publish(self.keys.tick_channel, str(self.clock.tick))
 
     async def _close_tick(self, now: float) -> None:
@@ -363,10 +363,10 @@ class WorldSystem:
                 if agent is not None:
                     agents[agent_id] = agent.to_json()
             if agents:
-                tx.hset(self.keys.agents_state, mapping=agents)
+                tx.hset(self.keys.agents_state, mapping=agents)  # type: ignore[arg-type]
             if objects:
                 mapping = {o: self.state.objects[o].to_json() for o in sorted(objects)}
-                tx.hset(self.keys.objects_state, mapping=mapping)
+                tx.hset(self.keys.objects_state, mapping=mapping)  # type: ignore[arg-type]
             clock.last_closed = tick
             if self.max_ticks is not None and tick >= self.max_ticks:
                 clock.state = "finished"
@@ -394,7 +394,7 @@ class WorldSystem:
             if may_open(clock, now, self.tick_interval_s):
                 self._queue_open(tx, now)  # no round trip of its own when the next tick is due
             else:
-                tx.hset(self.keys.clock, mapping=clock.to_hash())
+                tx.hset(self.keys.clock, mapping=clock.to_hash())  # type: ignore[arg-type]
             await self._execute(tx)
         self.committed += committed
         self.rejected += rejected

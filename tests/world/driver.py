@@ -130,8 +130,10 @@ async def running_world(settings: Settings, **kwargs: Any) -> AsyncIterator[Worl
         yield system
     finally:
         stop.set()
-        await asyncio.wait_for(task, 20)
-        await client.aclose()
+        try:
+            await asyncio.wait_for(task, 20)
+        finally:
+            await client.aclose()
 
 
 async def read_log(
