@@ -17,7 +17,6 @@ exact rate; a crowd at or under the cap is counted exactly.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import random
 from collections.abc import Iterable, Iterator
@@ -33,6 +32,7 @@ from analytics.state import (
     Node,
     ObjectStats,
     PlaceStats,
+    dumps,
     edge_key,
 )
 from scrai.events import AnyEvent, Interact, Speak, TickEvent, WorldStateCommittedEvent
@@ -341,7 +341,7 @@ class AnalyticsState:
         # With the recent users of each object, the snapshot is enough to replay the
         # graph forward from here (see analytics.history).
         objects = {o.id: o.recent for o in self.objects.values() if o.recent}
-        return json.dumps(
+        return dumps(
             {"tick": t, "position": self.meta.position, "nodes": nodes, "edges": edges,
              "objects": objects}
         )  # fmt: skip

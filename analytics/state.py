@@ -210,15 +210,19 @@ TABLES: dict[str, type] = {
 try:  # orjson when present: records are serialised on every batch, and json is slower
     import orjson
 
+    def dumps(value: Any) -> str:
+        return orjson.dumps(value).decode()
+
     def dump(record: Any) -> str:
         return orjson.dumps(record).decode()  # dataclasses natively, in field order
 
 except ImportError:  # pragma: no cover - depends on the environment
 
+    def dumps(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"))
+
     def dump(record: Any) -> str:
-        return json.dumps(
-            {name: getattr(record, name) for name in record.__slots__}, separators=(",", ":")
-        )
+        return dumps({name: getattr(record, name) for name in record.__slots__})
 
 
 def load(table: str, raw: str) -> Any:
