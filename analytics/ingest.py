@@ -112,7 +112,8 @@ class AnalyticsState:
         if len(node.recent) > RECENT_PER_NODE:
             del node.recent[0]
         place = e.payload.after.get(f"agent:{actor}", {}).get("place")
-        if isinstance(place, str) and place != self._movement(actor).place:
+        moved = self.movement.get(actor)  # read only: the record is rewritten only on a move
+        if isinstance(place, str) and (moved is None or place != moved.place):
             self._arrive(actor, place, t, eid)
         if isinstance(action, Speak):
             self._speak(actor, action.to, t, eid)
