@@ -34,7 +34,9 @@ async def safe_trim_point(redis: aioredis.Redis, stream: str) -> StreamId | None
         needed = (last[0], last[1] + 1)
         if group["pending"]:
             summary = await redis.xpending(stream, group["name"])
-            needed = min(needed, parse_id(summary["min"]))
+            # The group may have acknowledged everything since XINFO (then min is None).
+            if summary["min"] is not None:
+                needed = min(needed, parse_id(summary["min"]))
         safe = needed if safe is None else min(safe, needed)
     return safe
 
