@@ -134,14 +134,15 @@ class Pipeline:
         self.start("world", [sys.executable, "-m", "scrai.world", "--max-ticks", str(max_ticks)])
 
     def cpu(self) -> dict[str, float]:
-        return {name: cpu_s(p.pid) for name, p in self.procs.items() if p.poll() is None}
+        """CPU seconds per process; one that exited still counts (unreaped, /proc keeps it)."""
+        return {name: cpu_s(p.pid) for name, p in self.procs.items() if p.returncode is None}
 
     def rss(self) -> dict[str, float]:
-        return {name: rss_mib(p.pid) for name, p in self.procs.items() if p.poll() is None}
+        return {name: rss_mib(p.pid) for name, p in self.procs.items() if exited(p) is None}
 
     def check(self) -> None:
         for name, proc in self.procs.items():
-            code = proc.poll()
+            code = exited(proc)
             if code not in (None, 0):
                 raise RuntimeError(f"{name} exited with {code} (BENCH_VERBOSE=1 shows its log)")
 
@@ -162,6 +163,17 @@ class Pipeline:
         for i in range(0, len(keys), 1000):
             await self.redis.unlink(*keys[i : i + 1000])
         await self.redis.aclose()
+
+
+def exited(proc: subprocess.Popen[bytes]) -> int | None:
+    """A child's exit code, or None while it runs, WITHOUT reaping it: its CPU times
+    stay readable in /proc until :meth:`Pipeline.stop` waits for it."""
+    if proc.returncode is not None:
+        return proc.returncode
+    info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    if info is None:
+        return None
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
 
 async def until(cond, timeout_s: float = 300.0, what: str = "the run", check=None) -> None:  # type: ignore[no-untyped-def]
