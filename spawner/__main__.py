@@ -19,7 +19,10 @@ from spawner.service import DEFAULT_SCENARIO, Spawner, read_scenario
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m spawner", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m spawner",
+        description="Keep one agent worker per scenario agent alive; remove them all on stop.",
+    )
     parser.add_argument(
         "--backend", choices=BACKENDS, help="default: $SCRAI_SPAWNER_BACKEND or process"
     )

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlparse
 
 import docker
 from docker.errors import APIError, NotFound
@@ -120,6 +121,13 @@ class DockerBackend:
         self.client = client or docker.from_env(timeout=60)
         self.network = settings.docker_network or discover_network(self.client)
         self.namespace_label = settings.namespace or "-"
+        url = urlparse(settings.worker_redis_url or settings.redis_url or "")
+        if url.hostname in ("127.0.0.1", "localhost", "::1") and self.network != "host":
+            log.warning(
+                "workers get Redis at %s, their own loopback inside a container: set "
+                "SCRAI_DOCKER_NETWORK=host or SCRAI_WORKER_REDIS_URL",
+                url.hostname,
+            )
         try:
             self.client.images.get(settings.image)
         except NotFound:
