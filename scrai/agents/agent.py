@@ -275,6 +275,7 @@ class CognitiveAgent:
             "payload": dumps({"action": action}),
         }
         m.last_tick, m.last_action, m.tokens = t, action, m.tokens + decision.tokens
+        m.run_id = view.run_id
         dest = decision.trace.get("dest")
         if action["kind"] == "move" and dest and (not m.intent or m.intent.get("place") != dest):
             m.intent = {"place": dest, "since": t, "reason": decision.reason}

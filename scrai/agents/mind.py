@@ -46,6 +46,7 @@ class Mind:
     revisions: list[dict[str, Any]] = field(default_factory=list)
     tokens: int = 0
     intent: dict[str, Any] | None = None  # where it is heading: {place, since, reason}
+    run_id: str = ""  # the world run this mind lived in (a reseeded world starts minds over)
     rejection_tick: int = -1  # last rejection already taken into account
 
     def remember(

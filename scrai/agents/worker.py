@@ -86,15 +86,23 @@ class AgentWorker:
 
     # -- start -------------------------------------------------------------------------
 
-    async def restore(self) -> None:
-        """Build the agents, each from its saved mind when there is one."""
+    async def restore(self, *, fresh: bool = False) -> None:
+        """Build the agents, each from its saved mind of this run when there is one.
+
+        ``fresh``: ignore saved minds (the world was seeded anew under us).
+        """
         async with self.redis.pipeline(transaction=False) as pipe:
             for agent_id in self.ids:
                 pipe.hgetall(self.keys.agent_mind(agent_id))
             pipe.xrevrange(self.keys.committed_events, count=1)
             pipe.hgetall(self.keys.clock)
-            *saved, last, clock = await pipe.execute()
-        minds = [Mind.from_hash(fields) for fields in saved]
+            pipe.hget(self.keys.world_meta, "run_id")
+            *saved, last, clock, run_id = await pipe.execute()
+        self.run_id = run_id or ""
+        # A mind from another run (the world was reseeded) is not this agent's past.
+        minds = [
+            None if fresh else _this_run(Mind.from_hash(fields), self.run_id) for fields in saved
+        ]
         self.agents = {}
         restored = [m for m in minds if m is not None]
         last_closed = int(clock.get("last_closed") or 0) if clock else 0
@@ -102,9 +110,11 @@ class AgentWorker:
             # Resume the tail where the least advanced agent stopped; others skip what they saw.
             oldest = min(restored, key=lambda m: (m.seen_tick, _sid(m.stream_pos)))
             self.pos, self.seen_tick = oldest.stream_pos, oldest.seen_tick
-        elif last and last_closed > 0:
-            # A fresh cast joining a running world starts from now, not from history.
+        elif last:
+            # A fresh cast starts from now, not from history (an earlier run's, or this one's).
             self.pos, self.seen_tick = last[0][0], last_closed
+        else:
+            self.pos, self.seen_tick = "0-0", 0
         for spec, mind in zip(self.specs, minds, strict=True):
             agent = CognitiveAgent(
                 self.scenario, spec, self.brain_factory(self.scenario, spec), mind
@@ -173,7 +183,16 @@ class AgentWorker:
         try:
             await pubsub.subscribe(self.keys.tick_channel)
             while not stop.is_set():
-                clock = await self.redis.hgetall(self.keys.clock)
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.hgetall(self.keys.clock)
+                    pipe.hget(self.keys.world_meta, "run_id")
+                    clock, run_id = await pipe.execute()
+                if run_id and self.run_id and run_id != self.run_id:
+                    log.info(
+                        "%s: the world was seeded anew (run %s); starting over", self.name, run_id
+                    )
+                    await self.restore(fresh=True)
+                    continue
                 tick = int(clock.get("tick") or 0) if clock else 0
                 last_closed = int(clock.get("last_closed") or 0) if clock else 0
                 # Act only while the tick is open: an answer to a closed one would be late.
@@ -313,6 +332,12 @@ class AgentWorker:
 def _fallback(exc: BaseException | None) -> Decision:
     reason = f"brain error: {exc!r}"[:200] if exc else "no decision"
     return Decision(action=Idle(reason=reason), reason=reason, brain="none")
+
+
+def _this_run(mind: Mind | None, run_id: str) -> Mind | None:
+    if mind is None or (run_id and mind.run_id and mind.run_id != run_id):
+        return None
+    return mind
 
 
 def _sid(stream_id: str) -> tuple[int, int]:

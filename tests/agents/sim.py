@@ -42,6 +42,13 @@ def start_world(env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "scrai.world"], env=env, cwd=ROOT, text=True)
 
 
+def start_reseeded_world(env: dict[str, str]) -> subprocess.Popen[str]:
+    """The world, told to start over from the stored scenario."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "scrai.world", "--reseed"], env=env, cwd=ROOT, text=True
+    )
+
+
 def start_memory(env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "scrai.memory"], env=env, cwd=ROOT, text=True)
 

@@ -83,3 +83,39 @@ async def _beating_since(redis, keys: Keys, since: float) -> bool:
 
 async def _at_least(redis, keys: Keys, tick: int) -> bool:
     return await _closed(redis, keys) >= tick
+
+
+@pytest.mark.slow
+async def test_a_running_worker_follows_the_world_into_a_new_run(redis, keys, subprocess_env):
+    first = sim.default_scenario(8)
+    await save_scenario(redis, keys, first)
+    everyone = [a.id for a in first.agents]
+    worker = sim.start_worker(subprocess_env, everyone)
+    try:
+        await wait_for(lambda: sim.alive(redis, keys, len(everyone)), timeout_s=60)
+        world = sim.start_world(subprocess_env)
+        await wait_for(lambda: sim.finished(redis, keys), timeout_s=60)
+        sim.stop(world)
+        old_run = await redis.hget(keys.world_meta, "run_id")
+        boundary = (await redis.xrevrange(keys.committed_events, count=1))[0][0]
+        await save_scenario(redis, keys, sim.default_scenario(6))
+        world = sim.start_reseeded_world(subprocess_env)
+        await wait_for(lambda: _new_run_finished(redis, keys, old_run), timeout_s=60)
+        sim.stop(world)
+    finally:
+        assert sim.stop(worker) == [0]
+    fresh = [
+        f
+        for _, f in await redis.xrange(keys.committed_events, f"({boundary}", "+")
+        if f["type"] == "world_state_committed"
+    ]
+    for agent in everyone:  # the same worker acted from the new run's first tick, sequences anew
+        mine = [f for f in fresh if f["entity_id"] == agent]
+        assert [int(f["sequence"]) for f in mine] == list(range(1, len(mine) + 1)) and len(
+            mine
+        ) >= 5
+
+
+async def _new_run_finished(redis, keys: Keys, old_run: str) -> bool:
+    run = await redis.hget(keys.world_meta, "run_id")
+    return run is not None and run != old_run and await sim.finished(redis, keys)
