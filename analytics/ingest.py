@@ -11,7 +11,8 @@ place holding more than ``proximity_crowd_cap`` agents the pairs are sampled:
 each agent is counted near ``cap // 2`` neighbours on either side of a ring
 shuffled with a seed drawn from (scenario seed, tick, place). Over many ticks a
 pair in a crowd of ``n`` then gains proximity at about ``cap / (n - 1)`` of the
-exact rate; a crowd at or under the cap is counted exactly.
+exact rate; a crowd at or under the cap is counted exactly. Likewise a message to
+everyone in earshot of more than ``cap`` agents reaches a seeded sample of ``cap``.
 """
 
 from __future__ import annotations
@@ -153,10 +154,15 @@ class AnalyticsState:
         if to is not None:
             listeners = [to] if to != actor else []
         else:
-            place = self._movement(actor).place
+            moved = self.movement.get(actor)
+            place = moved.place if moved else None
             listeners = sorted(
                 a for a in self.within(place, self.params.hearing_range) if a != actor
             )
+            cap = self.params.proximity_crowd_cap
+            if len(listeners) > cap:  # shouting in a crowd: a seeded sample of it is reached
+                rng = random.Random(f"{self.params.seed}:{eid}")
+                listeners = sorted(rng.sample(listeners, cap))
         for other in listeners:
             edge = self._edge(actor, other, t)
             edge.messages += 1

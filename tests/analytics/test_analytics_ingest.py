@@ -128,3 +128,14 @@ def test_places_within_a_radius_match_brute_force() -> None:
         for p in positions:
             want = sorted(q for q in positions if q != p and space.distance(p, q) <= radius)
             assert near.get(p, []) == want, (radius, p)
+
+
+def test_a_broadcast_in_a_crowd_reaches_a_sample_of_it() -> None:
+    scenario = town(agents=30, rows=1, cols=1, radius=0.0)
+    world = World(scenario)
+    world.step({"a00": Speak(text="hear me")})
+    world.step({"a00": Speak(text="hear me again")})
+    state = fold(scenario, world.committed, proximity_crowd_cap=10)
+    heard = sorted(e.messages for e in state.edges.values() if e.messages)
+    assert sum(heard) == 20 and len(heard) >= 10  # 10 listeners each time, drawn per message
+    assert state.nodes["a00"].messages_sent == 2
