@@ -1,0 +1,177 @@
+"""Soak: a crowd runs for a long while; memory flat, streams bounded, consumers keep up.
+
+The whole pipeline runs as real processes (``tests/chaos/pipeline.py``: world, memory,
+analytics, API, spawner and its multiplexed workers). Every few ticks the test samples
+the resident memory (VmRSS) of each process, Redis' ``used_memory``, the length of each
+stream and each consumer group's lag. At the end:
+
+- RSS flat: each process's mean over the last quarter of the samples is within
+  max(15 %, 15 MB) of its mean over the second quarter (the first is warm-up);
+- streams bounded: actions and rejections stay within the retention length (plus what
+  the 30 s between the world's trims adds), analytics updates within their cap, no dead
+  letters; the committed log is kept whole by design (analytics rebuilds from it), so
+  it grows by one entry per agent per tick and nothing else;
+- lag bounded: no group is ever more than a few ticks' worth of entries behind.
+
+CI runs it short (``SCRAI_SOAK_SECONDS=60``, ``SCRAI_SOAK_AGENTS=200``, the defaults);
+the full soak::
+
+    SCRAI_SOAK_SECONDS=1800 SCRAI_SOAK_AGENTS=1000 python -m pytest -m soak tests/soak
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from scrai.scenario.store import save_scenario
+from tests.chaos.pipeline import Pipeline, last_closed
+from tests.helpers import wait_for
+from tests.world.town import crowd
+
+SECONDS = float(os.environ.get("SCRAI_SOAK_SECONDS", "60"))
+AGENTS = int(os.environ.get("SCRAI_SOAK_AGENTS", "200"))
+TICK_S = float(os.environ.get("SCRAI_SOAK_TICK_S", "0.5"))
+RETENTION = 20_000
+WORKERS = max(2, math.ceil(AGENTS / 250))
+LAG_TICKS = 5  # the most a group may fall behind, in ticks' worth of entries
+
+pytestmark = [pytest.mark.soak, pytest.mark.slow]
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def processes(pipeline: Pipeline) -> dict[str, int]:
+    found = {
+        name: child.proc.pid
+        for name, child in pipeline.supervisor.children.items()
+        if child.proc is not None and child.proc.poll() is None
+    }
+    for i, pid in enumerate(sorted(pipeline.worker_pids())):
+        found[f"worker-{i}"] = pid
+    return found
+
+
+@pytest.mark.timeout(int(SECONDS) + 300)
+async def test_soak(redis, keys, settings, tmp_path) -> None:
+    scenario = crowd(
+        AGENTS, places=max(10, AGENTS // 20), tick_interval_s=TICK_S, tick_deadline_s=10
+    )
+    await save_scenario(redis, keys, scenario)
+    pipeline = Pipeline(
+        settings.redis_url or "",
+        keys.namespace,
+        tmp_path / "run",
+        extra_env={
+            "SCRAI_SPAWNER_AGENTS_PER_WORKER": str(math.ceil(AGENTS / WORKERS)),
+            "SCRAI_STREAM_RETENTION_MAX_LEN": str(RETENTION),
+        },
+    )
+    streams = {
+        "actions": keys.action_events,
+        "committed": keys.committed_events,
+        "rejected": keys.rejected_events,
+        "updates": keys.analytics_updates,
+    }
+    groups = [("committed", "memory"), ("committed", "analytics"), ("actions", "world")]
+    samples: list[dict] = []
+
+    async def sample() -> dict:
+        row: dict = {"t": time.monotonic(), "tick": await last_closed(redis, keys)}
+        row["rss"] = {n: rss_mb(p) for n, p in processes(pipeline).items()}
+        row["redis_mb"] = (await redis.info("memory"))["used_memory"] / 2**20
+        for name, stream in streams.items():
+            row[name] = await redis.xlen(stream)
+        for stream_name, group in groups:
+            info = {g["name"]: g for g in await redis.xinfo_groups(streams[stream_name])}
+            row[f"lag:{group}"] = (info[group]["lag"] or 0) if group in info else 0
+        return row
+
+    try:
+        pipeline.start(["memory", "analytics", "api", "spawner"])
+        await wait_for(lambda: _alive(redis, keys, AGENTS, pipeline), timeout_s=240)
+        pipeline.start(["world"])
+        started = time.monotonic()
+        await wait_for(lambda: _ticked(redis, keys, 1, pipeline), timeout_s=120)
+        while time.monotonic() - started < SECONDS:
+            tick = samples[-1]["tick"] if samples else 0
+            # a sample every two ticks: paced by the run itself, not by a timer
+            await wait_for(lambda t=tick: _ticked(redis, keys, t + 2, pipeline), timeout_s=120)
+            samples.append(await sample())
+        died = {c.name: c.history for c in pipeline.supervisor.children.values() if c.history}
+        assert not died, f"processes died during the soak: {died}"
+        dead_letters = sum([await redis.xlen(keys.dead_letter(s)) for s in streams.values()])
+        log_mb = (await redis.memory_usage(keys.committed_events, samples=0) or 0) / 2**20
+        dedupe_mb = (
+            sum(
+                [
+                    await redis.memory_usage(k, samples=0) or 0
+                    async for k in redis.scan_iter(match=f"{keys.namespace}:*:seen:*")
+                ]
+            )
+            / 2**20
+        )
+    except BaseException:
+        print(pipeline.logs())
+        raise
+    finally:
+        await asyncio.to_thread(pipeline.stop)
+
+    elapsed = samples[-1]["t"] - started
+    ticks = samples[-1]["tick"]
+    assert len(samples) >= 8, "too few samples to judge"
+    q = len(samples) // 4
+    second, last = samples[q : 2 * q], samples[-q:]
+    lines = []
+    for name in sorted(samples[-1]["rss"]):
+        early = [s["rss"].get(name) for s in second if s["rss"].get(name)]
+        late = [s["rss"].get(name) for s in last if s["rss"].get(name)]
+        if not early or not late:
+            continue  # a worker that came later (none should)
+        a, b = statistics.mean(early), statistics.mean(late)
+        lines.append(f"  {name:>10}: RSS {a:7.1f} -> {b:7.1f} MB")
+        assert b <= a + max(0.15 * a, 15.0), f"{name} RSS grew {a:.1f} -> {b:.1f} MB"
+    per_tick = AGENTS + 1
+    assert max(s["actions"] for s in samples) <= RETENTION + per_tick * (30 / TICK_S + 5)
+    assert max(s["rejected"] for s in samples) <= RETENTION + per_tick * (30 / TICK_S + 5)
+    assert max(s["updates"] for s in samples) <= 5_000 * 1.1 + 200  # approximate MAXLEN
+    assert samples[-1]["committed"] <= (ticks + 2) * per_tick  # only the log itself grows
+    assert dead_letters == 0
+    lags = {g: max(s[f"lag:{g}"] for s in samples) for _, g in groups}
+    for group, lag in lags.items():
+        assert lag <= per_tick * LAG_TICKS, f"{group} fell {lag} entries behind"
+    redis_mb = [s["redis_mb"] for s in samples]
+    print(
+        f"\nsoak: {AGENTS} agents, {elapsed:.0f}s, {ticks} ticks ({ticks * AGENTS} agent-ticks, "
+        f"{ticks / elapsed:.2f} ticks/s), {len(samples)} samples\n" + "\n".join(lines) + "\n"
+        f"  redis used_memory {redis_mb[q]:.1f} -> {redis_mb[-1]:.1f} MB; of it the committed "
+        f"log (kept whole by design, {samples[-1]['committed']} entries) {log_mb:.1f} MB and "
+        f"dedupe markers (kept an hour) {dedupe_mb:.1f} MB\n"
+        f"  max lengths: actions {max(s['actions'] for s in samples)}, rejected "
+        f"{max(s['rejected'] for s in samples)}, updates {max(s['updates'] for s in samples)} "
+        f"(retention {RETENTION}); max lag {lags}; dead letters {dead_letters}"
+    )
+
+
+async def _alive(redis, keys, count: int, pipeline: Pipeline) -> bool:  # type: ignore[no-untyped-def]
+    pipeline.poll()
+    return await redis.zcount(keys.agents_alive, time.time(), "+inf") >= count
+
+
+async def _ticked(redis, keys, tick: int, pipeline: Pipeline) -> bool:  # type: ignore[no-untyped-def]
+    pipeline.poll()
+    return await last_closed(redis, keys) >= tick
