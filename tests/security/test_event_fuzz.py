@@ -146,6 +146,7 @@ def check(fields: dict[str, str]) -> str:
     return "ok"
 
 
+@pytest.mark.timeout(max(120, EXAMPLES // 5))
 @settings(
     max_examples=EXAMPLES, deadline=None, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
