@@ -13,8 +13,6 @@ from typing import Any
 
 import orjson
 
-from scrai.scenario.model import ObjectRules
-
 
 @dataclass(slots=True)
 class AgentState:
@@ -55,11 +53,8 @@ class AgentState:
 class ObjectState:
     """An object's use so far.
 
-    ``resource`` is the stock as of ``users_tick`` (the tick it was last used, 0 at
-    seeding). Refill is applied lazily: the stock at tick t is
-    ``min(max_resource, resource + refill_per_tick * (t - users_tick))`` (see
-    :meth:`stock`), so state changes only when an action commits and the committed
-    log alone replays it.
+    ``resource`` is the stock now (None: endless); the world refills it at the close
+    of every tick, before that tick's actions (:func:`scrai.world.rules.refill`).
     """
 
     place: str
@@ -68,16 +63,6 @@ class ObjectState:
     last_user: str | None = None
     users_tick: int = 0
     users: list[str] = field(default_factory=list)
-
-    def stock(self, rules: ObjectRules, tick: int) -> float | None:
-        """What is left to use at ``tick`` after refilling; None: endless."""
-        if self.resource is None:
-            return None
-        if rules.refill_per_tick <= 0 or tick <= self.users_tick:
-            return self.resource
-        refilled = self.resource + rules.refill_per_tick * (tick - self.users_tick)
-        cap = rules.max_resource
-        return refilled if cap is None else min(cap, refilled)
 
     def users_at(self, tick: int) -> list[str]:
         """Who used it during ``tick`` (its per-tick capacity counts these)."""

@@ -53,6 +53,11 @@ class WorldMap:
         self.max_move = scenario.world.max_move_distance
         self.rules: dict[str, ObjectRules] = {o.id: o.rules for o in scenario.world.objects}
         self.object_place = {o.id: o.place for o in scenario.world.objects}
+        self.refilling = sorted(
+            o.id
+            for o in scenario.world.objects
+            if o.rules.refill_per_tick > 0 and o.rules.resource is not None
+        )
         self.agent_ids = frozenset(a.id for a in scenario.agents)
         self.hearing_range = scenario.simulation.hearing_range
         self.perception_range = scenario.simulation.perception_range
@@ -177,6 +182,23 @@ def apply_action(
     return Accepted(before, after, sorted(observers))
 
 
+def refill(world: WorldMap, state: WorldState) -> list[str]:
+    """Top up every object's stock by ``refill_per_tick``, up to ``max_resource``.
+
+    Run once at the close of each tick, before its actions. Returns the objects changed.
+    """
+    changed = []
+    for object_id in world.refilling:
+        obj, rules = state.objects[object_id], world.rules[object_id]
+        cap = rules.max_resource
+        if obj.resource is None or (cap is not None and obj.resource >= cap):
+            continue
+        topped = obj.resource + rules.refill_per_tick
+        obj.resource = topped if cap is None else min(cap, topped)
+        changed.append(object_id)
+    return changed
+
+
 def record_rejection(agent: AgentState, sequence: int, tick: int, rejected: Rejected) -> None:
     """A rejected action still counts as processed: its sequence is used up."""
     agent.action_seq = max(agent.action_seq, sequence)
@@ -254,7 +276,7 @@ def _check_interact(
             RejectReason.CAPACITY_FULL,
             f"{act.object_id} already has {rules.capacity} user(s) this tick",
         )
-    stock = obj.stock(rules, tick)
+    stock = obj.resource
     if stock is not None and stock < rules.cost_per_use:
         return Rejected(
             RejectReason.RESOURCE_EXHAUSTED,
@@ -275,8 +297,8 @@ def _use(
     rules = world.rules[object_id]
     obj = state.objects[object_id]
     before[f"object:{object_id}"] = obj.to_dict()
-    stock = obj.stock(rules, tick)
-    obj.resource = None if stock is None else stock - rules.cost_per_use
+    if obj.resource is not None:
+        obj.resource -= rules.cost_per_use
     obj.users = [*obj.users_at(tick), agent_id]
     obj.users_tick = tick
     obj.uses += 1

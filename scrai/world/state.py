@@ -117,7 +117,7 @@ class ObjectView:
     place: str
     state: ObjectState
     rules: ObjectRules
-    stock: float | None  # what is left now, refill included; None: endless
+    stock: float | None  # what is left to use now; None: endless
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,27 +175,20 @@ class WorldReader:
         raw = await self.redis.hget(self.keys.objects_state, object_id)
         if raw is None or object_id not in world.rules:
             return None
-        clock = await self.clock()
-        return self._view(
-            world, object_id, ObjectState.from_json(str(raw)), clock.tick if clock else 0
-        )
+        return self._view(world, object_id, ObjectState.from_json(str(raw)))
 
     async def objects(self) -> dict[str, ObjectView]:
         world = await self.world_map()
         raw = await hgetall(self.redis, self.keys.objects_state)
-        clock = await self.clock()
-        tick = clock.tick if clock else 0
         return {
-            k: self._view(world, k, ObjectState.from_json(v), tick)
+            k: self._view(world, k, ObjectState.from_json(v))
             for k, v in sorted(raw.items())
             if k in world.rules
         }
 
-    def _view(self, world: WorldMap, object_id: str, state: ObjectState, tick: int) -> ObjectView:
+    def _view(self, world: WorldMap, object_id: str, state: ObjectState) -> ObjectView:
         obj = next(o for o in world.scenario.world.objects if o.id == object_id)
-        return ObjectView(
-            object_id, obj.kind, state.place, state, obj.rules, state.stock(obj.rules, tick)
-        )
+        return ObjectView(object_id, obj.kind, state.place, state, obj.rules, state.resource)
 
     async def place(self, place_id: str) -> PlaceView | None:
         world = await self.world_map()

@@ -43,7 +43,15 @@ from scrai.scenario.store import load_scenario
 from scrai.settings import Settings
 from scrai.world import state as store
 from scrai.world.clock import Clock, ClockControl, may_open, next_open_at, open_next
-from scrai.world.rules import Accepted, Rejected, WorldMap, admit, apply_action, record_rejection
+from scrai.world.rules import (
+    Accepted,
+    Rejected,
+    WorldMap,
+    admit,
+    apply_action,
+    record_rejection,
+    refill,
+)
 
 log = logging.getLogger(__name__)
 
@@ -343,6 +351,7 @@ class WorldSystem:
         committed = rejected = 0
         commits: list[str] = []  # flattened entries for _xadd_many
         rejections: list[str] = []
+        objects.update(refill(self.map, self.state))  # stock comes back before the tick's uses
         async with self.redis.pipeline(transaction=True) as tx:
             for agent_id in sorted(staged):
                 event = staged[agent_id]

@@ -146,9 +146,20 @@ async def read_log(
 
 
 def replay(scenario: Scenario, log: list[Any]) -> dict[str, dict[str, Any]]:
-    """The world state rebuilt from the seed and the committed ``after`` dicts, in order."""
+    """The world state rebuilt from the seed and the committed log: at each tick, the
+    objects' refill first, then the committed ``after`` dicts in order."""
     state = state_dicts(initial_state(scenario))
+    rules = {o.id: o.rules for o in scenario.world.objects}
+    tick = 0
     for event in log:
+        if event.tick != tick:  # every tick has a TickEvent, so no tick is skipped
+            tick = event.tick
+            for object_id, rule in rules.items():
+                obj = state[f"object:{object_id}"]
+                if rule.refill_per_tick > 0 and obj["resource"] is not None:
+                    cap = rule.max_resource
+                    topped = obj["resource"] + rule.refill_per_tick
+                    obj["resource"] = topped if cap is None else min(cap, topped)
         if isinstance(event, WorldStateCommittedEvent):
             state.update(event.payload.after)
     return state

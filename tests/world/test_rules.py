@@ -6,7 +6,15 @@ import pytest
 
 from scrai.events import Idle, Interact, Move, RejectReason, Speak
 from scrai.world.entities import AgentState
-from scrai.world.rules import Accepted, Rejected, WorldMap, admit, apply_action, record_rejection
+from scrai.world.rules import (
+    Accepted,
+    Rejected,
+    WorldMap,
+    admit,
+    apply_action,
+    record_rejection,
+    refill,
+)
 from scrai.world.state import initial_state
 from tests.world.town import town
 
@@ -116,22 +124,27 @@ def test_interaction_allowed_and_in_reach(world, state):
 
 def test_object_capacity_per_tick_and_resource_with_refill(world, state):
     drink = Interact(object_id="well", verb="drink")
+    assert refill(world, state) == []  # full: nothing to top up
     out = apply_action(world, state, "bob", drink, 1, 1)
     assert isinstance(out, Accepted)
     assert out.before["object:well"]["resource"] == 2 and out.after["object:well"]["resource"] == 1
     # one user per tick
     assert reason(apply_action(world, state, "carol", drink, 1, 1)) == RejectReason.CAPACITY_FULL
     # refill 0.5 per tick: tick 2 has 1.5, tick 3 has 1.0, tick 4 has 0.5 (< cost 1)
+    assert refill(world, state) == ["well"]
     assert isinstance(apply_action(world, state, "carol", drink, 2, 2), Accepted)
+    refill(world, state)
     assert isinstance(apply_action(world, state, "bob", drink, 2, 3), Accepted)
     assert state.objects["well"].resource == 0
+    refill(world, state)
     assert reason(apply_action(world, state, "carol", drink, 3, 4)) == (
         RejectReason.RESOURCE_EXHAUSTED
     )
+    refill(world, state)
     assert isinstance(apply_action(world, state, "carol", drink, 4, 5), Accepted)
-    # never refilled above its maximum
-    rules = world.rules["well"]
-    assert state.objects["well"].stock(rules, 1_000) == 2
+    for _ in range(10):
+        refill(world, state)
+    assert state.objects["well"].resource == 2  # never above its maximum
 
 
 def test_idle_is_committed_and_counts(world, state):

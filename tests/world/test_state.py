@@ -42,19 +42,21 @@ async def test_reader_over_a_seeded_world(redis, keys):
     assert await reader.reachable_places("nobody") == []
 
 
-async def test_object_stock_includes_refill_up_to_the_clock(redis, keys):
+async def test_object_views_show_the_stored_stock(redis, keys):
     scenario = town()
     await save_scenario(redis, keys, scenario)
     await seed_world(redis, keys, scenario)
     reader = WorldReader(redis, keys, scenario)
     well = await reader.object("well")
-    assert (well.kind, well.place, well.stock) == ("well", "square", 2)
+    assert (well.kind, well.place, well.stock, well.rules.refill_per_tick) == (
+        "well",
+        "square",
+        2,
+        0.5,
+    )
     assert (await reader.object("safe")).stock is None  # endless
-    # emptied at tick 1; the clock at tick 3 has refilled 0.5 per tick
-    emptied = ObjectState(place="square", resource=0.0, uses=2, last_user="bob", users_tick=1)
+    emptied = ObjectState(place="square", resource=0.5, uses=2, last_user="bob", users_tick=4)
     await redis.hset(keys.objects_state, "well", emptied.to_json())
-    await redis.hset(keys.clock, "tick", 3)
-    assert (await reader.object("well")).stock == 1.0
-    await redis.hset(keys.clock, "tick", 100)
-    assert (await reader.objects())["well"].stock == 2  # never above its maximum
+    assert (await reader.object("well")).stock == 0.5
+    assert (await reader.objects())["well"].state == emptied
     assert await reader.object("rock") is None

@@ -104,7 +104,8 @@ async def test_each_rule_through_the_running_system(redis, keys, settings):
         "message": "well supports drink, look, not 'kick'",
     }
     well = await reader.object("well")
-    assert (well.state.uses, well.state.last_user, well.state.resource) == (3, "alice", 0)
+    # emptied at tick 4, refilled by 0.5 at the close of tick 5 (not enough for carol)
+    assert (well.state.uses, well.state.last_user, well.stock) == (3, "alice", 0.5)
 
 
 async def test_late_early_twice_and_out_of_sequence(redis, keys, settings):
