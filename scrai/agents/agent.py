@@ -9,6 +9,7 @@ decision, ``conclude`` (act and reflect). ``tick`` runs them all for one agent.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ from scrai.agents.reflect import as_clause, reflections
 from scrai.agents.view import Happening, WorldView
 from scrai.events import SCHEMA_VERSION
 from scrai.scenario.model import Agent, Scenario
+
+log = logging.getLogger(__name__)
 
 MAX_FRESH = 16  # notable events of last tick kept for perception
 RECALL_EVERY_TICKS = 5
@@ -79,7 +82,14 @@ class CognitiveAgent:
         """Take in one committed event it was part of or witnessed (in stream order)."""
         if happening.tick <= self.mind.seen_tick:
             return  # already taken in before a restart
-        if absorb_happening(self, happening) and len(self.fresh) < MAX_FRESH:
+        try:
+            notable = absorb_happening(self, happening)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # Only the world writes the committed stream; an entry naming places or objects
+            # this scenario lacks is skipped, never allowed to stop the agent.
+            log.warning("%s: skipping an unreadable event of %s: %r", self.id, happening.actor, exc)
+            return
+        if notable and len(self.fresh) < MAX_FRESH:
             self.fresh.append(happening)
 
     def caught_up(self, tick: int, stream_pos: str) -> None:

@@ -239,7 +239,10 @@ class AgentWorker:
             for stream_id, fields in entries:
                 self.pos = stream_id
                 if fields.get("type") == "tick":
-                    self.seen_tick = int(fields.get("tick", 0))
+                    try:
+                        self.seen_tick = int(fields.get("tick", 0))
+                    except ValueError:
+                        continue  # not a tick the world wrote
                     for agent in self.agents.values():
                         agent.caught_up(self.seen_tick, stream_id)
                     continue

@@ -106,3 +106,14 @@ async def test_a_saved_mind_resumes_exactly():
         a.fields["payload"] == b.fields["payload"] and a.fields["event_id"] == b.fields["event_id"]
     )
     assert Mind.from_hash({}) is None and Mind.from_hash({"state": "{nonsense"}) is None
+
+
+async def test_an_event_naming_an_unknown_place_is_skipped_not_fatal():
+    ann = make()
+    ann.absorb(said(1, "bob", None, "Hello, anyone?", "atlantis"))
+    ann.absorb(said(1, "bob", "ann", "Hi Ann", "home"))
+    assert [e["text"] for e in ann.mind.episodes] == ["Bob Ray said to me: Hi Ann"]
+    assert (
+        Happening.from_fields({"type": "world_state_committed", "tick": "x", "entity_id": "a"})
+        is None
+    )
