@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
@@ -37,8 +38,8 @@ def entry_json(stream_id: str, fields: dict[str, str]) -> dict[str, Any]:
     if out["timestamp"] != out["timestamp"]:  # NaN is not JSON
         out["timestamp"] = None
     try:
-        out["payload"] = json.loads(fields.get("payload", "null"))
-    except json.JSONDecodeError:
+        out["payload"] = orjson.loads(fields.get("payload", "null"))
+    except orjson.JSONDecodeError:
         out["payload"] = None
     out["kind"] = action_kind(out)
     return out

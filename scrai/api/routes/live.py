@@ -8,10 +8,10 @@ and seeing nothing twice, as long as the streams still hold those entries.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
+import orjson
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import StreamingResponse
@@ -51,7 +51,9 @@ def sse(event: str, data: object, event_id: str | None = None) -> str:
     lines = [f"event: {event}"]
     if event_id is not None:
         lines.append(f"id: {event_id}")
-    lines.append("data: " + json.dumps(data, separators=(",", ":")))
+    # orjson: a tick of a thousand agents is a thousand messages, and the stdlib encoder
+    # took most of the API's time per message (~70 of ~100 us), delaying the tick's tail.
+    lines.append("data: " + orjson.dumps(data).decode())
     return "\n".join(lines) + "\n\n"
 
 
