@@ -12,7 +12,7 @@ import os
 import socket
 import sys
 import time
-from typing import BinaryIO
+from io import BufferedIOBase
 from urllib.parse import unquote, urlparse
 
 from scrai.keys import Keys  # stdlib-only module: cheap to import
@@ -26,7 +26,7 @@ def _command(*parts: str) -> bytes:
     return b"".join(out)
 
 
-def _reply(stream: BinaryIO) -> bytes | None:
+def _reply(stream: BufferedIOBase) -> bytes | None:
     line = stream.readline()
     if line[:1] == b"$":
         size = int(line[1:])

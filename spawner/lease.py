@@ -50,7 +50,8 @@ class Lease:
         return bool(await self.redis.eval(_RENEW, 1, self.key, self.token, self.ttl_ms))
 
     async def holder(self) -> str | None:
-        return await self.redis.get(self.key)
+        token = await self.redis.get(self.key)
+        return None if token is None else str(token)
 
     async def release(self) -> None:
         await self.redis.eval(_RELEASE, 1, self.key, self.token)

@@ -139,7 +139,7 @@ class Spawner:
     async def _begin(self, redis: aioredis.Redis) -> None:
         meta = await redis.hgetall(self.keys.spawner_meta)
         adopting = bool(meta.get("run_id")) and meta.get("backend") == self.backend_name
-        self.run_id = meta["run_id"] if adopting else uuid.uuid4().hex[:12]
+        self.run_id = str(meta["run_id"]) if adopting else uuid.uuid4().hex[:12]
         stored = await redis.exists(self.keys.scenario)
         # An adopted run keeps the scenario it runs (an API may have replaced the file's).
         if self.scenario is not None and not (adopting and stored):
@@ -183,9 +183,10 @@ class Spawner:
 
     async def desired_workers(self, redis: aioredis.Redis) -> dict[str, list[str]]:
         """Worker id -> hosted agents, for the scenario stored in Redis (parsed when it changed)."""
-        raw = await redis.get(self.keys.scenario)
-        if raw is None:
+        found = await redis.get(self.keys.scenario)
+        if found is None:
             return {}
+        raw = str(found)
         if raw != self._scenario_raw:
             scenario = Scenario.model_validate_json(raw)
             agents = [a.id for a in scenario.agents]
@@ -201,7 +202,7 @@ class Spawner:
         observed = await self._call(backend.list)
         now = time.time()
         if any(w.detail == "unhealthy" for w in observed):
-            fresh = set(await redis.zrangebyscore(self.keys.agents_alive, now, "+inf"))
+            fresh = {str(a) for a in await redis.zrangebyscore(self.keys.agents_alive, now, "+inf")}
             observed = confirm_unhealthy(observed, fresh, desired)
         plan = reconcile(desired, observed, self.run_id, self.books, now, self.policy)
         self.books = plan.books
@@ -269,7 +270,7 @@ class Spawner:
                         a: json.dumps({**json.loads(v), "updated_at": at})
                         for a, v in changed.items()
                     }
-                    tx.hset(self.keys.worker_status, mapping=stamped)
+                    tx.hset(self.keys.worker_status, mapping=stamped)  # type: ignore[arg-type]
                 if gone:
                     tx.hdel(self.keys.worker_status, *gone)
                 await tx.execute()
