@@ -94,6 +94,14 @@ def test_up_runs_one_container_per_agent_and_the_simulation(
     body = wait_until(graph, 120, "a non-empty social graph\n" + stack.logs("analytics", "api"))
     assert {n["id"] for n in body["nodes"]} <= set(AGENTS)
 
+    # The workers' healthcheck (their agent's liveness in Redis, probed inside the container).
+    def healthy() -> bool:
+        items = docker_client.api.containers(filters={"label": "scrai.managed=true"})
+        mine = [i for i in items if i["Id"] in {c.id for c in workers}]
+        return len(mine) == len(AGENTS) and all("(healthy)" in i["Status"] for i in mine)
+
+    wait_until(healthy, 120, "every worker container healthy")
+
 
 def test_a_killed_agent_container_is_restarted_and_goes_on(
     stack: Compose, docker_client: Any
