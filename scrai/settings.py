@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     # The analytics consumer reads bigger batches: a tie or node touched many times in a
     # batch is written once, so its write cost falls as batches grow.
     analytics_batch_size: int = Field(default=2_000, ge=1)
+    # The memory consolidator writes each agent's memories and pending facts once per
+    # batch; a batch of a large cast touches thousands of agents, so bigger batches
+    # cut its commands per event (it reads big batches only when it has fallen behind).
+    memory_batch_size: int = Field(default=2_000, ge=1)
 
     # API server.
     api_host: str = "127.0.0.1"

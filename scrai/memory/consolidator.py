@@ -96,7 +96,7 @@ class MemoryConsolidator:
             name,
             self.handle,
             keys=keys,
-            batch_size=batch_size or s.consumer_batch_size,
+            batch_size=batch_size or s.memory_batch_size,
             block_ms=s.consumer_block_ms,
             claim_idle_ms=s.consumer_claim_idle_ms,
             max_deliveries=s.consumer_max_deliveries,
