@@ -11,7 +11,8 @@ stream and each consumer group's lag. At the end:
   the 30 s between the world's trims adds), analytics updates within their cap, no dead
   letters; the committed log is kept whole by design (analytics rebuilds from it), so
   it grows by one entry per agent per tick and nothing else;
-- lag bounded: no group is ever more than a few ticks' worth of entries behind.
+- lag bounded: no group is ever more than 20 ticks' worth of entries behind, nor, at
+  the end, more than 5 ticks' worth further behind than early on.
 
 CI runs it short (``SCRAI_SOAK_SECONDS=60``, ``SCRAI_SOAK_AGENTS=200``, the defaults);
 the full soak::
@@ -40,7 +41,8 @@ AGENTS = int(os.environ.get("SCRAI_SOAK_AGENTS", "200"))
 TICK_S = float(os.environ.get("SCRAI_SOAK_TICK_S", "0.5"))
 RETENTION = 20_000
 WORKERS = max(2, math.ceil(AGENTS / 250))
-LAG_TICKS = 5  # the most a group may fall behind, in ticks' worth of entries
+MAX_LAG_TICKS = 20  # the most a group may ever be behind, in ticks' worth of entries
+LAG_TICKS = 5  # how much further behind it may be at the end than early on
 
 pytestmark = [pytest.mark.soak, pytest.mark.slow]
 
@@ -136,7 +138,8 @@ async def test_soak(redis, keys, settings, tmp_path) -> None:
     assert len(samples) >= 8, "too few samples to judge"
     q = len(samples) // 4
     second, last = samples[q : 2 * q], samples[-q:]
-    lines = []
+    per_tick = AGENTS + 1
+    problems, lines = [], []
     for name in sorted(samples[-1]["rss"]):
         early = [s["rss"].get(name) for s in second if s["rss"].get(name)]
         late = [s["rss"].get(name) for s in last if s["rss"].get(name)]
@@ -144,16 +147,28 @@ async def test_soak(redis, keys, settings, tmp_path) -> None:
             continue  # a worker that came later (none should)
         a, b = statistics.mean(early), statistics.mean(late)
         lines.append(f"  {name:>10}: RSS {a:7.1f} -> {b:7.1f} MB")
-        assert b <= a + max(0.15 * a, 15.0), f"{name} RSS grew {a:.1f} -> {b:.1f} MB"
-    per_tick = AGENTS + 1
-    assert max(s["actions"] for s in samples) <= RETENTION + per_tick * (30 / TICK_S + 5)
-    assert max(s["rejected"] for s in samples) <= RETENTION + per_tick * (30 / TICK_S + 5)
-    assert max(s["updates"] for s in samples) <= 5_000 * 1.1 + 200  # approximate MAXLEN
-    assert samples[-1]["committed"] <= (ticks + 2) * per_tick  # only the log itself grows
-    assert dead_letters == 0
-    lags = {g: max(s[f"lag:{g}"] for s in samples) for _, g in groups}
-    for group, lag in lags.items():
-        assert lag <= per_tick * LAG_TICKS, f"{group} fell {lag} entries behind"
+        if b > a + max(0.15 * a, 15.0):
+            problems.append(f"{name} RSS grew {a:.1f} -> {b:.1f} MB")
+    longest = {n: max(s[n] for s in samples) for n in streams}
+    for name in ("actions", "rejected"):  # the world trims them every 30 s
+        if longest[name] > RETENTION + per_tick * (30 / TICK_S + 5):
+            problems.append(f"{name} stream reached {longest[name]} entries")
+    if longest["updates"] > 5_000 * 1.1 + 200:  # analytics' approximate MAXLEN
+        problems.append(f"analytics updates reached {longest['updates']} entries")
+    if samples[-1]["committed"] > (ticks + 2) * per_tick:
+        problems.append("the committed stream holds more than the log")
+    if dead_letters:
+        problems.append(f"{dead_letters} dead letters")
+    lags = {}
+    for _, group in groups:
+        key = f"lag:{group}"
+        peak = max(s[key] for s in samples)
+        early_lag = statistics.mean(s[key] for s in second)
+        late_lag = statistics.mean(s[key] for s in last)
+        lags[group] = f"max {peak}, mean {early_lag:.0f} -> {late_lag:.0f}"
+        # Bounded: never far behind, and not falling further behind as the run goes on.
+        if peak > per_tick * MAX_LAG_TICKS or late_lag > early_lag + per_tick * LAG_TICKS:
+            problems.append(f"{group} lag {lags[group]} entries ({per_tick} per tick)")
     redis_mb = [s["redis_mb"] for s in samples]
     print(
         f"\nsoak: {AGENTS} agents, {elapsed:.0f}s, {ticks} ticks ({ticks * AGENTS} agent-ticks, "
@@ -161,10 +176,10 @@ async def test_soak(redis, keys, settings, tmp_path) -> None:
         f"  redis used_memory {redis_mb[q]:.1f} -> {redis_mb[-1]:.1f} MB; of it the committed "
         f"log (kept whole by design, {samples[-1]['committed']} entries) {log_mb:.1f} MB and "
         f"dedupe markers (kept an hour) {dedupe_mb:.1f} MB\n"
-        f"  max lengths: actions {max(s['actions'] for s in samples)}, rejected "
-        f"{max(s['rejected'] for s in samples)}, updates {max(s['updates'] for s in samples)} "
-        f"(retention {RETENTION}); max lag {lags}; dead letters {dead_letters}"
+        f"  max lengths: {longest} (retention {RETENTION}); dead letters {dead_letters}\n"
+        f"  consumer lag (entries): {lags}"
     )
+    assert not problems, problems
 
 
 async def _alive(redis, keys, count: int, pipeline: Pipeline) -> bool:  # type: ignore[no-untyped-def]
