@@ -11,6 +11,7 @@ alias bomb and an oversized upload to ``/api/scenarios/validate``
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -201,3 +202,24 @@ async def test_the_scenario_list_does_not_follow_links_out_of_the_folder(
     (folder / "link.yml").symlink_to(outside)
     listed = (await client.get("/api/scenarios")).json()["scenarios"]
     assert [s["file"] for s in listed] == []
+
+
+TRAVERSALS = ["..%2F..%2Fetc%2Fpasswd", "..%2Fscenarios%2Fdefault.yml", "%2Fetc%2Fpasswd", "a%00b"]
+
+
+async def test_no_route_follows_a_traversal_in_its_path(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Every route with a path parameter (agent ids, scenario names if any) refuses a path."""
+    walked = 0
+    for route in all_routes(app):
+        path = getattr(route, "path", "")
+        if "{" not in path or "live" in path:
+            continue
+        for method in sorted(getattr(route, "methods", None) or ()):
+            for bad in TRAVERSALS:
+                r = await client.request(method, re.sub(r"\{[^}]+\}", bad, path), headers=AUTH)
+                walked += 1
+                assert r.status_code in (400, 401, 404, 405, 413, 422), (method, path, bad)
+                assert "root:" not in r.text and "name:" not in r.text, (method, path, bad)
+    assert walked, "no route with a path parameter was walked"
