@@ -60,6 +60,9 @@ class AnalyticsState:
         self.snapshots: list[tuple[int, str]] = []
         self.occupants: dict[str, set[str]] = {}
         self._object_places: dict[str, str] = {}
+        # The cast, when a scenario is known: a commit for anyone else (a forged or
+        # stray entry) is not folded into the graph.
+        self._cast: frozenset[str] | None = None
 
     # -- construction -------------------------------------------------------------------
 
@@ -70,6 +73,7 @@ class AnalyticsState:
         if scenario is None:
             return state
         state._object_places = {o.id: o.place for o in scenario.world.objects}
+        state._cast = frozenset(a.id for a in scenario.agents)
         for agent in scenario.agents:
             node = state.nodes[agent.id] = Node(agent.id, agent.name, agent.archetype, agent.place)
             state.dirty["nodes"].add(node.id)
@@ -80,6 +84,7 @@ class AnalyticsState:
         """Set what is not stored in the tables (object places) after loading them."""
         if scenario is not None:
             self._object_places = {o.id: o.place for o in scenario.world.objects}
+            self._cast = frozenset(a.id for a in scenario.agents)
         self.occupants = {}
         for m in self.movement.values():
             if m.place is not None:
@@ -105,6 +110,8 @@ class AnalyticsState:
 
     def _committed(self, e: WorldStateCommittedEvent) -> None:
         actor, t, eid = e.entity_id, e.tick, str(e.event_id)
+        if self._cast is not None and actor not in self._cast:
+            return
         action = e.payload.action
         node = self._node(actor)
         node.events += 1

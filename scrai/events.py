@@ -147,7 +147,7 @@ class Event(BaseModel):
     entity_id: str = Field(min_length=1, max_length=128)
     sequence: int = Field(ge=0)
     tick: int = Field(ge=0)
-    timestamp: float = Field(default_factory=time.time)
+    timestamp: float = Field(default_factory=time.time, allow_inf_nan=False)
     schema_version: int = SCHEMA_VERSION
     trace_id: str | None = None
     payload: BaseModel

@@ -142,10 +142,16 @@ def resolve_scenario_name(name: str, base_dir: str | Path) -> Path:
 
 
 def list_scenarios(base_dir: str | Path) -> list[str]:
-    """Names (``default.yml``, ...) of the scenario files directly in ``base_dir``."""
-    base = Path(base_dir)
+    """Names (``default.yml``, ...) of the scenario files directly in ``base_dir``.
+
+    A link that leads out of ``base_dir`` is not listed, as :func:`resolve_scenario_name`
+    would refuse it.
+    """
+    base = Path(base_dir).resolve()
     return sorted(
-        p.name for p in base.glob(f"*{SUFFIX}") if p.is_file() and not p.name.startswith(".")
+        p.name
+        for p in base.glob(f"*{SUFFIX}")
+        if p.is_file() and not p.name.startswith(".") and p.resolve().is_relative_to(base)
     )
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
 from scrai.bus import publish_many
 from scrai.events import CommittedPayload, Idle, WorldStateCommittedEvent
 from scrai.memory.consolidator import MemoryConsolidator
@@ -51,11 +49,6 @@ async def test_memory_keeps_a_commit_for_an_unknown_agent_out(redis, keys, setti
     assert (await redis.xpending(keys.committed_events, "memory"))["pending"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="analytics folds a commit for an agent the scenario lacks into the graph "
-    "(a node 'ghost' is served); it should dead-letter or skip it",
-)
 async def test_analytics_keeps_a_commit_for_an_unknown_agent_out(redis, keys, settings) -> None:
     await _run_with_ghost(redis, keys)
     await drain(redis, keys, settings)

@@ -187,11 +187,6 @@ async def test_oversized_upload_without_a_length_is_refused(client: httpx.AsyncC
     assert r.status_code == 413 and "larger than" in r.json()["detail"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /api/scenarios lists and parses a symlink that leads outside the scenarios "
-    "folder (resolve_scenario_name refuses it; list_scenarios follows it)",
-)
 async def test_the_scenario_list_does_not_follow_links_out_of_the_folder(
     client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
