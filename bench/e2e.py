@@ -290,7 +290,7 @@ async def through_api(url: str, agents: int, ticks: int, tick_s: float) -> dict[
         await until(seen_all, 60, "the live stream", pipe.check)
         async with httpx.AsyncClient(timeout=60) as client:
             graph = (await client.get(f"{base}/api/analytics")).json()
-        if graph.get("tick", total) < total:
+        if graph.get("tick", 0) < total:
             raise RuntimeError(f"/api/analytics shows tick {graph.get('tick')}, not {total}")
         sse = [at - published[t] for t, at in arrivals.events if t > WARMUP_TICKS]
         firsts: dict[int, float] = {}

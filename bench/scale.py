@@ -90,7 +90,9 @@ def crowd(agents: int, *, tick_interval_s: float, max_ticks: int | None = None) 
     action would have more observers and cost more by design; separate towns (far
     apart, not linked) keep what an action touches the same while the cast grows.
     """
-    towns = max(1, round(agents / 1_000))
+    if agents < 1_000:  # smaller templates renumber (merchant-01), breaking named references
+        raise ValueError(f"the crowd needs at least 1,000 agents, not {agents}")
+    towns = agents // 1_000
     sizes = [agents // towns + (1 if k < agents % towns else 0) for k in range(towns)]
     base = {size: town(size) for size in set(sizes)}
     world: dict = {"places": [], "objects": []}
@@ -214,6 +216,7 @@ async def soak(url: str, agents: int, seconds: float, per_worker: int) -> list[F
     scenario = crowd(agents, tick_interval_s=1.0)
     pipe = await start_cast(url, scenario, per_worker, 100_000)
     samples: list[tuple[float, int, dict[str, int], float]] = []
+    by_process: dict[str, float] = {}
     try:
         start = time.monotonic()
         while (now := time.monotonic() - start) < seconds:
@@ -225,11 +228,14 @@ async def soak(url: str, agents: int, seconds: float, per_worker: int) -> list[F
                 for g in s.groups
             }
             _, redis_rss, _ = await server_info(pipe.redis)
-            rss = sum(pipe.rss().values()) + redis_rss
+            by_process = {**pipe.rss(), "redis": redis_rss}
+            rss = sum(by_process.values())
             samples.append((now, status.last_closed or 0, lags, rss))
             await asyncio.sleep(1.0)
     finally:
         await pipe.stop()
+    split = ", ".join(f"{k} {v:.0f}" for k, v in sorted(by_process.items()))
+    print(f"  crowd {agents}: RSS MiB at the end: {split}", file=sys.stderr, flush=True)
     third = max(1, len(samples) // 3)
     figures = [
         Figure(
