@@ -155,7 +155,7 @@ class AgentWorker:
         if not self.agents:
             await self.restore()
         alive = asyncio.create_task(self._keep_alive(stop))
-        backoff = 0.0
+        backoff, last_outage = 0.0, 0.0
         try:
             while not stop.is_set():
                 try:
@@ -163,6 +163,12 @@ class AgentWorker:
                         return
                     backoff = 0.0
                 except TRANSIENT as exc:
+                    # _follow only returns at the end, so a calm spell since the last
+                    # outage (not a return) is what starts the backoff over.
+                    now = time.monotonic()
+                    if now - last_outage > 4 * MAX_BACKOFF_S:
+                        backoff = 0.0
+                    last_outage = now
                     backoff = min(MAX_BACKOFF_S, max(0.1, backoff * 2))
                     log.warning(
                         "%s: redis unavailable (%s); retry in %.1fs", self.name, exc, backoff
