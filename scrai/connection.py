@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlparse
@@ -10,6 +13,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from scrai.settings import Settings
 
@@ -41,6 +45,31 @@ class _HiredisPacking:
             except (TypeError, UnicodeError):
                 pass
         return super().pack_command(*args)  # type: ignore[misc]
+
+    if sys.version_info < (3, 12):
+
+        async def send_packed_command(
+            self, command: bytes | str | Iterable[bytes], check_health: bool = True
+        ) -> None:
+            """Send under ``asyncio.timeout`` rather than redis-py's ``asyncio.wait_for``.
+
+            On Python 3.11, ``wait_for`` drops a cancellation that arrives as the send
+            completes (CPython gh-86296): the cancelled task runs on as if nothing
+            happened, so a stopped consumer or poller keeps going. ``asyncio.timeout``
+            has no such window. Errors map as redis-py maps them.
+            """
+            timeout = self.socket_timeout  # type: ignore[attr-defined]
+            if not timeout:
+                return await super().send_packed_command(command, check_health)  # type: ignore[misc]
+            self.socket_timeout = None  # type: ignore[attr-defined]
+            try:
+                async with asyncio.timeout(timeout):
+                    await super().send_packed_command(command, check_health)  # type: ignore[misc]
+            except TimeoutError:
+                await self.disconnect(nowait=True)  # type: ignore[attr-defined]
+                raise RedisTimeoutError("Timeout writing to socket") from None
+            finally:
+                self.socket_timeout = timeout  # type: ignore[attr-defined]
 
 
 class FastConnection(_HiredisPacking, Connection):

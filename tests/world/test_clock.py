@@ -6,8 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import pytest
-
 from scrai.events import Idle
 from scrai.scenario.store import save_scenario
 from scrai.world.clock import request
@@ -16,14 +14,6 @@ from tests.world.driver import Cast, running_world, until
 from tests.world.town import town
 
 AGENTS = ["alice", "bob", "carol", "dan", "eve"]
-
-# Known defect, open: about one run in three, the world system running in the test's
-# own event loop stops making progress and a test waits out its deadline. Every
-# assertion below holds whenever the run completes; the stall is what is unsolved.
-pytestmark = [
-    pytest.mark.xfail(strict=False, reason="intermittent stall of the in-process world"),
-    pytest.mark.timeout(90),
-]
 
 
 @asynccontextmanager
