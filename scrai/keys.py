@@ -123,7 +123,10 @@ class Keys:
 
     @property
     def spawner_meta(self) -> str:
-        """Hash: run_id, backend, scenario, started_at of the spawner, so a restart adopts its workers."""
+        """Hash: run_id, backend, scenario, started_at of the spawner.
+
+        Kept so that a restarted spawner adopts its workers.
+        """
         return self._k("spawner:meta")
 
     @property

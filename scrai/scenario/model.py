@@ -29,7 +29,9 @@ class Place(_Model):
     name: str = Field(min_length=1, max_length=120)
     description: str = ""
     position: tuple[float, float] = Field(description="x, y in world units")
-    capacity: int | None = Field(default=None, ge=1, description="most agents at once; None: no limit")
+    capacity: int | None = Field(
+        default=None, ge=1, description="most agents at once; None: no limit"
+    )
     neighbors: list[Id] = Field(
         default_factory=list, description="places reachable in one move (links are two-way)"
     )
@@ -68,13 +70,19 @@ class ObjectRules(_Model):
     cost_per_use: float = Field(default=1.0, ge=0)
     refill_per_tick: float = Field(default=0.0, ge=0)
     allowed: list[Id] = Field(default_factory=list, description="who may use it; empty: anyone")
-    reach: float = Field(default=0.0, ge=0, description="distance from the object's place it can be used")
+    reach: float = Field(
+        default=0.0, ge=0, description="distance from the object's place it can be used"
+    )
 
     @model_validator(mode="after")
     def _stock_bounds(self) -> ObjectRules:
         if self.resource is not None and self.max_resource is None:
             self.max_resource = self.resource
-        if self.resource is not None and self.max_resource is not None and self.resource > self.max_resource:
+        if (
+            self.resource is not None
+            and self.max_resource is not None
+            and self.resource > self.max_resource
+        ):
             raise ValueError("resource exceeds max_resource")
         return self
 
@@ -102,7 +110,9 @@ class World(_Model):
 
 # -- agents ------------------------------------------------------------------------
 
-RelationshipKind = Literal["friend", "family", "partner", "rival", "enemy", "colleague", "acquaintance", "secret"]
+RelationshipKind = Literal[
+    "friend", "family", "partner", "rival", "enemy", "colleague", "acquaintance", "secret"
+]
 
 
 class Relationship(_Model):
@@ -175,7 +185,9 @@ class Archetype(_Model):
     names: list[str] = Field(default_factory=list, description="name pool; numbered when exhausted")
     persona: str = ""
     traits: dict[str, float | Range] = Field(default_factory=dict)
-    places: list[Id] = Field(default_factory=list, description="starting places to draw from; empty: any")
+    places: list[Id] = Field(
+        default_factory=list, description="starting places to draw from; empty: any"
+    )
     goals: list[Goal] = Field(default_factory=list)
     friends_per_agent: int = Field(default=0, ge=0, le=50)
     rivals_per_agent: int = Field(default=0, ge=0, le=50)
