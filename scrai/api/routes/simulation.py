@@ -7,6 +7,7 @@ which the world system applies (it is the only writer of world state).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, status
@@ -14,8 +15,10 @@ from pydantic import BaseModel, Field
 
 from scrai.api.deps import KeysDep, RedisDep, TokenDep
 from scrai.api.ratelimit import limit_control
+from scrai.world.clock import request
 
 router = APIRouter(prefix="/api/simulation", tags=["simulation"])
+Handler = Callable[..., Awaitable[Any]]
 
 
 class SimulationState(BaseModel):
@@ -87,55 +90,39 @@ async def get_simulation(redis: RedisDep, keys: KeysDep) -> SimulationState:
 _control = [TokenDep, Depends(limit_control)]
 
 
-async def _accepted(redis: RedisDep, keys: KeysDep, requested: dict[str, Any]) -> ControlAccepted:
+def _control_route(path: str, summary: str) -> Callable[[Handler], Handler]:
+    """``POST /api/simulation<path>``: token, rate limit, 202 with the pending requests."""
+    return router.post(
+        path,
+        status_code=status.HTTP_202_ACCEPTED,
+        dependencies=_control,
+        response_model=ControlAccepted,
+        summary=summary,
+    )
+
+
+async def _ask(redis: RedisDep, keys: KeysDep, **ask: Any) -> ControlAccepted:
+    """Queue one clock request (the same call the CLI makes) and echo what is pending."""
+    await request(redis, keys, **ask)
     pending = await redis.hgetall(keys.clock_control)
-    return ControlAccepted(requested=requested, pending_control=pending)
+    return ControlAccepted(requested=ask, pending_control=pending)
 
 
-@router.post(
-    "/pause",
-    status_code=status.HTTP_202_ACCEPTED,
-    dependencies=_control,
-    response_model=ControlAccepted,
-    summary="Ask the world to stop opening ticks",
-)
+@_control_route("/pause", "Ask the world to stop opening ticks")
 async def pause(redis: RedisDep, keys: KeysDep) -> ControlAccepted:
-    await redis.hset(keys.clock_control, "state", "paused")
-    return await _accepted(redis, keys, {"state": "paused"})
+    return await _ask(redis, keys, state="paused")
 
 
-@router.post(
-    "/resume",
-    status_code=status.HTTP_202_ACCEPTED,
-    dependencies=_control,
-    response_model=ControlAccepted,
-    summary="Ask the world to run again",
-)
+@_control_route("/resume", "Ask the world to run again")
 async def resume(redis: RedisDep, keys: KeysDep) -> ControlAccepted:
-    await redis.hset(keys.clock_control, "state", "running")
-    return await _accepted(redis, keys, {"state": "running"})
+    return await _ask(redis, keys, state="running")
 
 
-@router.post(
-    "/step",
-    status_code=status.HTTP_202_ACCEPTED,
-    dependencies=_control,
-    response_model=ControlAccepted,
-    summary="While paused, run this many more ticks",
-)
+@_control_route("/step", "While paused, run this many more ticks")
 async def step(redis: RedisDep, keys: KeysDep, body: StepRequest | None = None) -> ControlAccepted:
-    steps = (body or StepRequest()).steps
-    await redis.hincrby(keys.clock_control, "steps", steps)
-    return await _accepted(redis, keys, {"steps": steps})
+    return await _ask(redis, keys, steps=(body or StepRequest()).steps)
 
 
-@router.post(
-    "/speed",
-    status_code=status.HTTP_202_ACCEPTED,
-    dependencies=_control,
-    response_model=ControlAccepted,
-    summary="Set the tick-rate multiplier",
-)
+@_control_route("/speed", "Set the tick-rate multiplier")
 async def speed(redis: RedisDep, keys: KeysDep, body: SpeedRequest) -> ControlAccepted:
-    await redis.hset(keys.clock_control, "speed", repr(body.speed))
-    return await _accepted(redis, keys, {"speed": body.speed})
+    return await _ask(redis, keys, speed=body.speed)
