@@ -1,6 +1,12 @@
-"""Whatever text arrives, parse_scenario answers with a Scenario or a ScenarioError."""
+"""Whatever text arrives, parse_scenario answers with a Scenario or a ScenarioError.
+
+``SCRAI_FUZZ_EXAMPLES`` sets the number of cases, as for the event-payload fuzz
+(default 300, what CI runs; the full run uses 10,000).
+"""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import yaml
@@ -12,6 +18,7 @@ from scrai.scenario.model import Scenario
 
 from .test_broken import BASE
 
+EXAMPLES = int(os.environ.get("SCRAI_FUZZ_EXAMPLES", "300"))
 YAML_CHARS = [*"abcxyz019.-_:,[]{}&*!|>'\"#?%@`~<=$ \n\t\\", "\u00e9", "\u2028"]
 FIELDS = [
     "name", "seed", "world", "places", "objects", "agents", "templates", "id", "position",
@@ -82,19 +89,11 @@ def check(text: str) -> None:
         assert isinstance(result, Scenario)
 
 
+# The timeout is for the full size (10,000 cases take minutes on a busy machine).
+@pytest.mark.timeout(1_800)
 @settings(
-    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
 )
 @given(inputs)
 def test_parse_raises_only_scenario_error(text: str) -> None:
-    check(text)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(1_800)
-@settings(
-    max_examples=10_000, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-)
-@given(inputs)
-def test_parse_raises_only_scenario_error_long(text: str) -> None:
     check(text)
