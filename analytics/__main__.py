@@ -16,7 +16,8 @@ async def main(stop: asyncio.Event) -> None:
     settings = Settings()
     redis = connect(settings, block_ms=settings.consumer_block_ms)
     try:
-        await AnalyticsSystem(redis, Keys(settings.namespace), settings).run(stop)
+        system = AnalyticsSystem(redis, Keys(settings.namespace), settings, freeze_heap=True)
+        await system.run(stop)
     finally:
         await redis.aclose()
 

@@ -116,7 +116,7 @@ class AnalyticsState:
         node = self._node(actor)
         node.events += 1
         node.last_tick, node.last_event = t, eid
-        node.recent.append([eid, t, action.kind])
+        node.recent.append((eid, t, action.kind))
         if len(node.recent) > RECENT_PER_NODE:
             del node.recent[0]
         place = e.payload.after.get(f"agent:{actor}", {}).get("place")
@@ -151,7 +151,7 @@ class AnalyticsState:
         new.occupancy += 1
         new.arrivals += 1
         if eid is not None:
-            new.log.append([eid, t, agent])
+            new.log.append((eid, t, agent))
             if len(new.log) > RECENT_PER_PLACE:
                 del new.log[0]
         self.occupants.setdefault(place, set()).add(agent)
@@ -190,7 +190,7 @@ class AnalyticsState:
         o.uses += 1
         o.users[actor] = o.users.get(actor, 0) + 1
         o.last_user = actor
-        o.log.append([eid, t, actor])
+        o.log.append((eid, t, actor))
         if len(o.log) > LOG_PER_OBJECT:
             del o.log[0]
         if o.last_tick == t:
@@ -200,7 +200,7 @@ class AnalyticsState:
                     first = o.tick_users[0]
                     o.contenders[first] = o.contenders.get(first, 0) + 1
                 o.contenders[actor] = o.contenders.get(actor, 0) + 1
-                o.contention_evidence.append([eid, t, "same_tick"])
+                o.contention_evidence.append((eid, t, "same_tick"))
                 if len(o.contention_evidence) > LOG_PER_OBJECT:
                     del o.contention_evidence[0]
                 o.tick_users.append(actor)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import json
 import logging
 import time
@@ -62,11 +63,13 @@ class AnalyticsSystem:
         settings: Settings,
         *,
         consumer_name: str = "analytics-1",
+        freeze_heap: bool = False,
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.settings = settings
         self.consumer_name = consumer_name
+        self.freeze_heap = freeze_heap
         self.scenario: Scenario | None = None
         self.state: AnalyticsState | None = None
         self.previous_communities: list[list[str]] | None = None
@@ -119,6 +122,12 @@ class AnalyticsSystem:
     async def reload(self) -> None:
         self.state = await load_state(self.redis, self.keys, self.scenario)
         self.reloads += 1
+        if self.freeze_heap:
+            # The loaded tables and the scenario live as long as the process: out of the
+            # cycle collector's generations, full collections stop walking them again and
+            # again (they cost a fifth of a second each with a town in memory). Only the
+            # process itself asks for this; freezing is process-wide.
+            gc.freeze()
         if self.state.dirty["nodes"]:  # freshly seeded: store the cast before any event arrives
             async with self.redis.pipeline(transaction=True) as tx:
                 await tx.watch(self.keys.analytics("meta"))

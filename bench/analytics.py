@@ -158,7 +158,7 @@ async def ingest_once(url: str, scenario: Scenario, log: list[Event]) -> tuple[f
         await save_scenario(redis, keys, scenario)
         for i in range(0, len(log), 2_000):
             await publish_many(redis, keys.committed_events, log[i : i + 2_000])
-        system = AnalyticsSystem(redis, keys, settings)
+        system = AnalyticsSystem(redis, keys, settings, freeze_heap=True)  # as the process does
         await system.start(asyncio.Event())
         ours = await timed(lambda: system.committed.run(burst=True))
         assert system.state is not None and system.state.meta.events == len(log)
