@@ -1,4 +1,4 @@
-"""The social graph from the tables, and its metrics (pure: networkx, no I/O).
+"""The social graph from the tables, and its metrics (pure: networkx/igraph, no I/O).
 
 Weights are tie strengths decayed to the tick asked for. The metrics graph keeps
 ties at least ``min_tie_strength`` strong: weaker ones are passers-by, and would
@@ -7,28 +7,16 @@ make everyone everyone's neighbour in a busy square.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import networkx as nx
 
+from analytics import centrality
 from analytics.params import KINDS, Params
 from analytics.state import Edge, Node
 
-# Exact betweenness is one shortest-path search per node: seconds at 1,000 nodes. Above
-# this many nodes it is estimated from a seeded sample of sources instead.
-EXACT_BETWEENNESS_MAX_NODES = 500
-
-
-def betweenness_samples(n: int) -> int:
-    """Sources sampled for betweenness: all up to the exact limit, then fewer as graphs grow."""
-    if n <= EXACT_BETWEENNESS_MAX_NODES:
-        return n
-    return 50 if n <= 2_000 else 25
-
-
-LIST_LIMIT = 200
+LIST_LIMIT = centrality.LIST_LIMIT
 
 
 def link(edge: Edge, params: Params, tick: int) -> dict[str, Any]:
@@ -87,53 +75,41 @@ def build_graph(
     return g
 
 
-def compute_metrics(g: nx.Graph, *, seed: int = 0) -> dict[str, Any]:
+def graph_arrays(g: nx.Graph) -> tuple[list[str], list[tuple[int, int]], list[float]]:
+    """A networkx graph as node ids, index pairs and weights (what the metrics run takes)."""
+    ids = list(g.nodes)
+    index = {v: i for i, v in enumerate(ids)}
+    pairs, weights = [], []
+    for u, v, data in g.edges(data=True):
+        pairs.append((index[u], index[v]))
+        weights.append(float(data["weight"]))
+    return ids, pairs, weights
+
+
+def tie_arrays(
+    nodes: Iterable[str], edges: Iterable[Edge], params: Params, tick: int, min_weight: float
+) -> tuple[list[str], list[tuple[int, int]], list[float]]:
+    """The metrics graph straight from the tie records: ties at least ``min_weight`` strong,
+    decayed to ``tick``; no per-tie dicts and no networkx graph on the way."""
+    ids = list(nodes)
+    index = {v: i for i, v in enumerate(ids)}
+    pairs, weights = [], []
+    decay = params.decay
+    for e in edges:
+        f = decay(tick - e.s_tick)
+        w = e.s_prox * f + e.s_conv * f + e.s_obj * f  # as :func:`link` sums it
+        if w <= 0 or w < min_weight:
+            continue
+        for v in (e.a, e.b):
+            if v not in index:
+                index[v] = len(ids)
+                ids.append(v)
+        pairs.append((index[e.a], index[e.b]))
+        weights.append(w)
+    return ids, pairs, weights
+
+
+def compute_metrics(g: nx.Graph, *, seed: int = 0, resolution: float = 1.0) -> dict[str, Any]:
     """Per node strength, degree, betweenness, community; density, isolates, bridges."""
-    started = time.perf_counter()
-    n = g.number_of_nodes()
-    for _, _, data in g.edges(data=True):
-        data["distance"] = 1.0 / data["weight"]  # strong ties are short paths
-    k = betweenness_samples(n)
-    exact = k >= n
-    if n == 0:
-        betweenness: dict[str, float] = {}
-    else:
-        betweenness = nx.betweenness_centrality(
-            g, k=None if exact else k, weight="distance", seed=seed
-        )
-    communities = (
-        [sorted(c) for c in nx.community.louvain_communities(g, weight="weight", seed=seed)]
-        if g.number_of_edges()
-        else [[v] for v in sorted(g.nodes)]
-    )
-    communities.sort(key=lambda c: (-len(c), c[0]))
-    community_of = {v: i for i, c in enumerate(communities) for v in c}
-    nodes = {
-        v: {
-            "strength": float(sum(d["weight"] for _, _, d in g.edges(v, data=True))),
-            "degree": g.degree(v),
-            "betweenness": betweenness.get(v, 0.0),
-            "community": community_of.get(v),
-        }
-        for v in g.nodes
-    }
-    isolates = sorted(nx.isolates(g))
-    bridges = sorted(tuple(sorted(e)) for e in nx.bridges(g)) if g.number_of_edges() else []
-    modularity = (
-        nx.community.modularity(g, communities, weight="weight") if g.number_of_edges() else 0.0
-    )
-    graph = {
-        "nodes": n,
-        "edges": g.number_of_edges(),
-        "density": nx.density(g) if n > 1 else 0.0,
-        "communities": len([c for c in communities if len(c) > 1]),
-        "modularity": modularity,
-        "isolates": isolates[:LIST_LIMIT],
-        "isolates_count": len(isolates),
-        "bridges": [list(b) for b in bridges[:LIST_LIMIT]],
-        "bridges_count": len(bridges),
-        "betweenness": "exact" if exact else f"approximate (k={k} sampled sources)",
-        "duration_ms": 0.0,
-    }
-    graph["duration_ms"] = (time.perf_counter() - started) * 1000
-    return {"graph": graph, "nodes": nodes, "communities": communities}
+    ids, pairs, weights = graph_arrays(g)
+    return centrality.compute(ids, pairs, weights, seed=seed, resolution=resolution)

@@ -38,6 +38,8 @@ class Params:
     proximity_crowd_cap: int = 60
     # Ties weaker than this are left out of the metrics graph (an acquaintance at most).
     min_tie_strength: float = 0.5
+    # Louvain's resolution: above 1 favours smaller communities, below 1 larger ones.
+    louvain_resolution: float = 1.0
     # Movement trends are bucketed into windows of this many ticks.
     window_ticks: int = 20
     windows_kept: int = 12
@@ -81,6 +83,7 @@ class Params:
                 "shared_object_window_ticks",
                 "proximity_crowd_cap",
                 "min_tie_strength",
+                "louvain_resolution",
                 "window_ticks",
             )
             if hasattr(a, name)

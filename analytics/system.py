@@ -34,6 +34,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
+from analytics import centrality
 from analytics import graph as graphs
 from analytics.ingest import AnalyticsState
 from analytics.insights import View, detect
@@ -204,11 +205,17 @@ class AnalyticsSystem:
         if state is None:
             return None
         params, tick = state.params, state.meta.tick
-        links = [graphs.link(e, params, tick) for e in state.edges.values()]
-        g = graphs.build_graph(
-            state.nodes, graphs.select(links, min_weight=params.min_tie_strength)
+        ids, pairs, weights = graphs.tie_arrays(
+            state.nodes, state.edges.values(), params, tick, params.min_tie_strength
         )
-        job = functools.partial(graphs.compute_metrics, g, seed=params.seed)
+        job = functools.partial(
+            centrality.compute,
+            ids,
+            pairs,
+            weights,
+            seed=params.seed,
+            resolution=params.louvain_resolution,
+        )
         if self._pool is not None:  # networkx in another process: ingestion keeps the GIL
             result = await asyncio.get_running_loop().run_in_executor(self._pool, job)
         else:
