@@ -222,6 +222,53 @@ _new = object.__new__
 _set = object.__setattr__
 
 
+def _fields_schema(cls: type[Event]) -> Any:
+    """``cls``'s fields schema, reading the payload from its JSON string, ignoring extra fields."""
+    model = copy.deepcopy(cls.__pydantic_core_schema__)
+    if model["type"] != "model" or model["schema"]["type"] != "model-fields":
+        raise TypeError(f"unexpected core schema for {cls.__name__}")
+    fields = model["schema"]
+    payload = fields["fields"]["payload"]
+    payload["schema"] = core_schema.json_schema(payload["schema"])
+    fields["extra_behavior"] = "ignore"
+    return fields
+
+
+def _assemble(cls: type[Event], values: dict[str, Any], fields_set: set[str]) -> Event:
+    """An instance from validated values, the way pydantic-core assembles a validated model."""
+    event = _new(cls)
+    _set(event, "__dict__", values)
+    _set(event, "__pydantic_fields_set__", fields_set)
+    _set(event, "__pydantic_extra__", None)
+    _set(event, "__pydantic_private__", None)
+    return event
+
+
+BatchReader = Callable[[list[dict[str, str]]], list[Event]]
+
+
+def _batch_reader() -> BatchReader:
+    """A reader for a whole list of entries (of known types) in ONE validation call.
+
+    The same per-type schemas as :func:`_entry_reader`, under a union tagged by the
+    ``type`` field: one call into pydantic-core per batch instead of one per entry
+    costs a third less per entry. Raises ``ValidationError`` if any entry is invalid.
+    """
+    union = core_schema.tagged_union_schema(
+        {kind: _fields_schema(cls) for kind, cls in EVENT_CLASSES.items()}, discriminator="type"
+    )
+    validate = SchemaValidator(core_schema.list_schema(union)).validate_python
+    classes = EVENT_CLASSES
+
+    def read(entries: list[dict[str, str]]) -> list[Event]:
+        return [
+            _assemble(classes[entry["type"]], values, fields_set)
+            for entry, (values, _extra, fields_set) in zip(entries, validate(entries), strict=True)
+        ]
+
+    return read
+
+
 def _entry_reader(cls: type[Event]) -> EntryReader:
     """A reader that builds ``cls`` straight from its stream fields, in one validation pass.
 
@@ -231,23 +278,11 @@ def _entry_reader(cls: type[Event]) -> EntryReader:
     consumer parses every entry; this costs half of validating field by field. The
     instance is then assembled the way pydantic-core assembles a validated model.
     """
-    model = copy.deepcopy(cls.__pydantic_core_schema__)
-    if model["type"] != "model" or model["schema"]["type"] != "model-fields":
-        raise TypeError(f"unexpected core schema for {cls.__name__}")
-    fields = model["schema"]
-    payload = fields["fields"]["payload"]
-    payload["schema"] = core_schema.json_schema(payload["schema"])
-    fields["extra_behavior"] = "ignore"
-    validate = SchemaValidator(fields).validate_python  # type: ignore[arg-type]
+    validate = SchemaValidator(_fields_schema(cls)).validate_python
 
     def read(entry: dict[str, str]) -> Event:
         values, _extra, fields_set = validate(entry)
-        event = _new(cls)
-        _set(event, "__dict__", values)
-        _set(event, "__pydantic_fields_set__", fields_set)
-        _set(event, "__pydantic_extra__", None)
-        _set(event, "__pydantic_private__", None)
-        return event
+        return _assemble(cls, values, fields_set)
 
     return read
 
@@ -272,7 +307,7 @@ def _field_by_field(cls: type[Event], kind: str, fields: dict[str, str]) -> Even
         raise _describe(kind, exc) from None
 
 
-def _build_entry_readers() -> dict[str, EntryReader]:
+def _build_readers() -> tuple[dict[str, EntryReader], BatchReader | None]:
     """One-pass validators, if this pydantic builds them to give the reference's results."""
     samples = [
         TickEvent(entity_id="world", sequence=1, tick=1, payload=TickPayload(state="x")),
@@ -281,24 +316,32 @@ def _build_entry_readers() -> dict[str, EntryReader]:
         ActionEvent(entity_id="a", sequence=2, tick=3, trace_id="t", payload=ActionPayload(
             action=Speak(text="hi"))),
     ]  # fmt: skip
+
+    def same(fast: Event, slow: Event, sample: Event) -> bool:
+        return (
+            type(fast) is type(slow)
+            and fast == slow == sample
+            and fast.model_fields_set == slow.model_fields_set
+        )
+
     try:
         readers = {kind: _entry_reader(cls) for kind, cls in EVENT_CLASSES.items()}
-        for sample in samples:
-            fields = sample.to_fields()
-            fast = readers[sample.type.value](fields)
-            slow = _field_by_field(type(sample), sample.type.value, fields)
-            if not (
-                type(fast) is type(slow)
-                and fast == slow == sample
-                and fast.model_fields_set == slow.model_fields_set
-            ):
-                return {}
-        return readers
+        entries = [sample.to_fields() for sample in samples]
+        pairs = list(zip(samples, entries, strict=True))
+        slow = [_field_by_field(type(s), s.type.value, f) for s, f in pairs]
+        fast = [readers[s.type.value](f) for s, f in pairs]
+        if not all(map(same, fast, slow, samples)):
+            return {}, None
+        batch: BatchReader | None = _batch_reader()
+        if not all(map(same, batch(entries), slow, samples)):  # type: ignore[misc]
+            batch = None
+        return readers, batch
     except Exception:  # pragma: no cover - a pydantic whose schemas look different
-        return {}
+        return {}, None
 
 
-_ENTRY_READERS = _build_entry_readers()
+_ENTRY_READERS, _BATCH_READER = _build_readers()
+_CURRENT = str(SCHEMA_VERSION)
 
 
 def parse_event(fields: dict[str, str]) -> AnyEvent:
@@ -324,3 +367,30 @@ def parse_event(fields: dict[str, str]) -> AnyEvent:
         return read(fields)  # type: ignore[return-value]
     except ValidationError as exc:
         raise _describe(kind, exc) from None
+
+
+def parse_events(entries: list[dict[str, str]]) -> list[AnyEvent | EventError]:
+    """Read a batch of entries: each one's event, or the :class:`EventError` saying why not.
+
+    The same results as :func:`parse_event` on each entry, in one validation call for
+    all entries of known type and current schema version (the rest, and every entry of
+    a batch holding an invalid one, go one by one to get each its own error).
+    """
+    read = _BATCH_READER
+    if read is not None:
+        classes = EVENT_CLASSES
+        try:
+            if all(
+                f.get("type") in classes and f.get("schema_version", _CURRENT) == _CURRENT
+                for f in entries
+            ):
+                return read(entries)  # type: ignore[return-value]
+        except (ValidationError, TypeError):  # TypeError: an unhashable "type" value
+            pass
+    results: list[AnyEvent | EventError] = []
+    for fields in entries:
+        try:
+            results.append(parse_event(fields))
+        except EventError as exc:
+            results.append(exc)
+    return results

@@ -239,3 +239,29 @@ def test_one_pass_readers_are_in_use() -> None:
     from scrai import events
 
     assert set(events._ENTRY_READERS) == set(events.EVENT_CLASSES)
+
+
+@given(st.lists(st.tuples(st.one_of(action_events, committed_events), field_noise), max_size=6))
+@settings(max_examples=60, deadline=None)
+def test_batch_reader_matches_one_by_one(items) -> None:
+    """parse_events gives each entry what parse_event gives it, in any mix of good and bad."""
+    from scrai.events import parse_events
+
+    entries = [event.to_fields() | noise for event, noise in items]
+    expected: list = []
+    for fields in entries:
+        try:
+            expected.append(parse_event(fields))
+        except EventError as exc:
+            expected.append((type(exc), str(exc)))
+    got = [(type(r), str(r)) if isinstance(r, EventError) else r for r in parse_events(entries)]
+    assert got == expected
+    for g, e in zip(got, expected, strict=True):
+        if not isinstance(e, tuple):
+            assert type(g) is type(e) and g.model_fields_set == e.model_fields_set
+
+
+def test_batch_reader_is_in_use() -> None:
+    from scrai import events
+
+    assert events._BATCH_READER is not None

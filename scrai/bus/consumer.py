@@ -25,7 +25,7 @@ from redis.exceptions import BusyLoadingError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from scrai.events import AnyEvent, EventError, parse_event
+from scrai.events import AnyEvent, EventError, parse_events
 from scrai.keys import Keys
 from scrai.settings import Settings
 
@@ -291,13 +291,13 @@ class Consumer:
         self.stats.batches += 1
         deliveries: list[Delivery] = []
         dead: list[tuple[str, dict[str, str], str, str]] = []
-        for stream_id, fields in entries:
-            if fields is None:  # deleted by trimming while it was pending
-                continue
-            try:
-                deliveries.append(Delivery(stream_id, parse_event(fields)))
-            except EventError as exc:
-                dead.append((stream_id, fields, exc.reason, str(exc)))
+        present = [(i, f) for i, f in entries if f is not None]  # None: trimmed while pending
+        parsed = parse_events([fields for _, fields in present])
+        for (stream_id, fields), event in zip(present, parsed, strict=True):
+            if isinstance(event, EventError):
+                dead.append((stream_id, fields, event.reason, str(event)))
+            else:
+                deliveries.append(Delivery(stream_id, event))
 
         fresh, fresh_ids, duplicates = await self._split_seen(deliveries)
         ids = [stream_id for stream_id, _ in entries]
