@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import igraph
+import igraph  # type: ignore[import-untyped]
 
 # One shortest-path search from a source visits every node and edge once: n + m.
 # Exact betweenness costs n of them. This budget (node + edge visits per metrics run,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,12 +22,12 @@ LN2 = math.log(2)
 # lists: a tuple of strings and ints drops out of the cycle collector's sight, and a town
 # holds tens of these per tie, so with lists every full collection walked them all (it was
 # over half of ingestion's CPU time). Stored as JSON arrays, loaded back as tuples.
-Evidence = tuple[Any, ...]
+Evidence = Sequence[Any]
 
 
 def rows(values: list[Any]) -> list[Evidence]:
     """Evidence rows as tuples (JSON gives lists)."""
-    return [v if type(v) is tuple else tuple(v) for v in values]
+    return [tuple(v) for v in values]
 
 
 def edge_key(a: str, b: str) -> str:
