@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--memory-agents", type=int, default=300, help="agents in the log")
     group.add_argument("--memory-ticks", type=int, default=20, help="ticks in the log")
     group.add_argument("--memory-recalls", type=int, default=300, help="recalls timed")
+    group.add_argument(
+        "--memory-observers", type=int, default=20, help="most observers per event (crowd: ~50)"
+    )
 
 
 def scenario(agents: int) -> Scenario:
@@ -68,7 +71,7 @@ def scenario(agents: int) -> Scenario:
     )
 
 
-def committed_log(sc: Scenario, ticks: int, seed: int = 1) -> list[Event]:
+def committed_log(sc: Scenario, ticks: int, seed: int = 1, observers: int = 20) -> list[Event]:
     """What the world would commit: one event per agent per tick, then the TickEvent."""
     rng = random.Random(seed)
     place = {a.id: a.place for a in sc.agents}
@@ -82,7 +85,9 @@ def committed_log(sc: Scenario, ticks: int, seed: int = 1) -> list[Event]:
             here = place[agent_id]
             i = int(here[1:])
             around = (here, f"p{(i + 1) % PLACES}", f"p{(i - 1) % PLACES}")
-            near = sorted(o for p in around for o in by_place.get(p, []) if o != agent_id)[:20]
+            near = sorted(o for p in around for o in by_place.get(p, []) if o != agent_id)[
+                :observers
+            ]
             roll = rng.random()
             if roll < 0.3:
                 action = Speak(text="Are you coming to the festival tonight?")
@@ -122,7 +127,7 @@ async def _load(redis: aioredis.Redis, keys: Keys, events: list[Event]) -> None:
 
 async def run(args: argparse.Namespace) -> list[Figure]:
     sc = scenario(args.memory_agents)
-    events = committed_log(sc, args.memory_ticks)
+    events = committed_log(sc, args.memory_ticks, observers=args.memory_observers)
     async with bench_redis() as url:
         settings = Settings(redis_url=url)
         redis = connect(settings, block_ms=settings.consumer_block_ms)

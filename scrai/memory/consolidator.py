@@ -21,10 +21,10 @@ consolidator writes the same agents at the same time.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 
+import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
@@ -174,7 +174,7 @@ class MemoryConsolidator:
         p = state.pending[agent]
         if p.stored is None:
             raw = await self.redis.lrange(self.keys.memory_pending(agent), 0, -1)
-            p.stored = [json.loads(r) for r in raw]
+            p.stored = [orjson.loads(r) for r in raw]
         summary = summarize(self.cast, agent, [*p.stored, *p.new], tick)
         if summary is not None:
             state.memories.setdefault(agent, []).append(summary)
@@ -225,7 +225,7 @@ class MemoryConsolidator:
             if p.cleared:
                 tx.delete(key)
             if p.new:
-                tx.rpush(key, *(json.dumps(f, separators=(",", ":")) for f in p.new))
+                tx.rpush(key, *(orjson.dumps(f) for f in p.new))
             if p.new or p.cleared:
                 if p.count:
                     tx.sadd(self.keys.memory_pending_agents, agent)

@@ -9,6 +9,8 @@ talked about the festival 3 times").
 
 from __future__ import annotations
 
+import math
+import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -58,13 +60,19 @@ class Cast:
         self.places = {p.id: p for p in scenario.world.places}
         self.objects = {o.id: o for o in scenario.world.objects}
         self.ties: dict[tuple[str, str], str] = {}
+        self.tied: dict[str, set[str]] = {}  # agent -> those with a tie to it, either way
         for a in scenario.agents:
             for r in a.relationships:
                 self.ties[(a.id, r.target)] = r.kind
+                self.tied.setdefault(a.id, set()).add(r.target)
+                self.tied.setdefault(r.target, set()).add(a.id)
         # Names are who was talked with, not what about.
         self.name_tokens = {t for a in scenario.agents for t in (a.id.lower(), *tokenize(a.name))}
         self.hearing_range = scenario.simulation.hearing_range
         self.ticks_per_day = scenario.simulation.ticks_per_day
+        self.audience_cap = scenario.memory.audience_cap
+        self._positions = {p.id: p.position for p in scenario.world.places}
+        self._hearing: dict[tuple[str, str], bool] = {}
 
     def name(self, agent_id: str) -> str:
         agent = self.agents.get(agent_id)
@@ -93,10 +101,17 @@ class Cast:
             return False
         if a == b:
             return True
-        try:
-            return self.scenario.distance(a, b) <= self.hearing_range
-        except KeyError:
-            return False
+        # Asked for every observer of every speech: a pair's answer never changes.
+        known = self._hearing.get((a, b))
+        if known is None:
+            pa, pb = self._positions.get(a), self._positions.get(b)
+            known = (
+                pa is not None
+                and pb is not None
+                and math.hypot(pa[0] - pb[0], pa[1] - pb[1]) <= self.hearing_range
+            )
+            self._hearing[(a, b)] = known
+        return known
 
 
 @lru_cache(maxsize=8192)
@@ -141,6 +156,54 @@ def audience(event: WorldStateCommittedEvent) -> list[str]:
         seen.add(action.to)
     seen.discard(event.entity_id)
     return sorted(seen)
+
+
+def concerned(
+    cast: Cast,
+    event: WorldStateCommittedEvent,
+    observers: list[str],
+    places: Mapping[str, str | None],
+    spots: set[str | None],
+) -> list[str]:
+    """The observers who keep a note of ``event``: all of them up to ``audience_cap``.
+
+    In a crowd, fifty people may see one stranger walk by; a memory each would be fifty
+    writes per event, all but a few never recalled. Beyond the cap the most concerned
+    are kept: the one addressed, then those who were there (at ``spots``, or within
+    earshot of speech) or have a tie to the actor, then the rest. Within the tier that
+    overflows, the pick starts at an offset hashed from the event id, so who is left
+    out varies from event to event and does not favour low ids.
+    """
+    cap = cast.audience_cap
+    if len(observers) <= cap:
+        return observers
+    action, actor = event.payload.action, event.entity_id
+    speak = isinstance(action, Speak)
+    to = action.to if speak else None  # type: ignore[union-attr]
+    here = next(iter(spots))
+    tied = cast.tied.get(actor, ())
+    first: list[str] = []
+    second: list[str] = []
+    rest: list[str] = []
+    for obs in observers:
+        if obs == to:
+            first.append(obs)
+            continue
+        place = places.get(obs)
+        if place in spots or obs in tied or (speak and cast.within_hearing(place, here)):
+            second.append(obs)
+        else:
+            rest.append(obs)
+    chosen = first
+    for tier in (second, rest):
+        room = cap - len(chosen)
+        if room <= 0:
+            break
+        if len(tier) > room:
+            start = zlib.crc32(str(event.event_id).encode()) % len(tier)
+            tier = (tier[start:] + tier[:start])[:room]
+        chosen = chosen + tier
+    return sorted(chosen)
 
 
 def notes_for_event(
@@ -205,7 +268,12 @@ def notes_for_event(
     if isinstance(action, Interact):  # the same for every observer
         contested = _contested(event, action.object_id)
         obj_place = _object_place(cast, event, action.object_id)
-    for obs in observers:
+        spots = {obj_place or here}
+    elif isinstance(action, Move):
+        spots = {before, action.to}
+    else:
+        spots = {here}
+    for obs in concerned(cast, event, observers, places, spots):
         obs_place = places.get(obs)
         tie = cast.tie(obs, actor)
         if isinstance(action, Speak):

@@ -228,6 +228,9 @@ class MemorySettings(_Model):
     consolidate_every_events: int = Field(default=50, ge=1)
     consolidate_every_ticks: int = Field(default=24, ge=1)
     max_memories: int = Field(default=200, ge=10)
+    audience_cap: int = Field(
+        default=12, ge=1, description="most observers of one event that get a memory of it"
+    )
 
 
 class AnalyticsSettings(_Model):
