@@ -46,10 +46,9 @@ GROUP = "memory"
 
 @dataclass
 class _Pending:
-    """An agent's unsummarised facts: ``stored`` in Redis (loaded lazily) plus ``new`` ones."""
+    """An agent's unsummarised facts: ``stored_count`` in Redis plus ``new`` ones."""
 
     stored_count: int
-    stored: list[Fact] | None = None
     new: list[Fact] = field(default_factory=list)
     cleared: bool = False
 
@@ -68,6 +67,9 @@ class _Batch:
     memories: dict[str, list[Memory]] = field(default_factory=dict)
     moved: dict[str, str] = field(default_factory=dict)
     wipe: set[str] = field(default_factory=set)  # agents whose memory a new run erases
+    # Summaries due: (agent, whether its stored facts belong in, this batch's facts, tick).
+    # Built after the batch, so that every agent's stored facts come in one round trip.
+    due: list[tuple[str, bool, list[Fact], int]] = field(default_factory=list)
 
 
 class MemoryConsolidator:
@@ -133,10 +135,10 @@ class MemoryConsolidator:
                     if note.memory is not None:
                         state.memories.setdefault(note.agent_id, []).append(note.memory)
                     if note.fact is not None:
-                        p = state.pending.setdefault(note.agent_id, _Pending(0, []))
+                        p = state.pending.setdefault(note.agent_id, _Pending(0))
                         p.new.append(note.fact)
                         if p.count >= every_events:
-                            await self._consolidate(state, note.agent_id, event.tick)
+                            self._consolidate(state, note.agent_id, event.tick)
                 after = event.payload.after.get(f"agent:{event.entity_id}", {}).get("place")
                 if isinstance(after, str):
                     state.places[event.entity_id] = state.moved[event.entity_id] = after
@@ -144,7 +146,8 @@ class MemoryConsolidator:
                 state.progress = event.tick
                 if (event.tick + 1) % self.settings.consolidate_every_ticks == 0:
                     for agent in await self._agents_with_pending(state):
-                        await self._consolidate(state, agent, event.tick)
+                        self._consolidate(state, agent, event.tick)
+        await self._summarize(state)
         self._queue(state, tx)
 
     async def _load(self, batch: list[Delivery]) -> _Batch:
@@ -170,16 +173,32 @@ class MemoryConsolidator:
                 state.pending[agent] = _Pending(int(n))
         return state
 
-    async def _consolidate(self, state: _Batch, agent: str, tick: int) -> None:
+    def _consolidate(self, state: _Batch, agent: str, tick: int) -> None:
+        """Mark ``agent``'s facts so far as due for a summary at ``tick`` (:meth:`_summarize`)."""
         p = state.pending[agent]
-        if p.stored is None:
-            raw = await self.redis.lrange(self.keys.memory_pending(agent), 0, -1)
-            p.stored = [orjson.loads(r) for r in raw]
-        summary = summarize(self.cast, agent, [*p.stored, *p.new], tick)
-        if summary is not None:
-            state.memories.setdefault(agent, []).append(summary)
-            self.summaries_written += 1
-        p.stored, p.stored_count, p.new, p.cleared = [], 0, [], True
+        state.due.append((agent, p.stored_count > 0, p.new, tick))
+        p.stored_count, p.new, p.cleared = 0, [], True
+
+    async def _summarize(self, state: _Batch) -> None:
+        """The summaries due, reading every stored fact they need in one pipeline."""
+        if not state.due:
+            return
+        stored: dict[str, list[Fact]] = {}
+        wanted = sorted({agent for agent, old, _, _ in state.due if old})
+        if wanted:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for agent in wanted:
+                    pipe.lrange(self.keys.memory_pending(agent), 0, -1)
+                replies = await pipe.execute()
+            for agent, raw in zip(wanted, replies, strict=True):
+                stored[agent] = [orjson.loads(r) for r in raw]
+        for agent, old, new, tick in state.due:
+            facts = [*stored.get(agent, []), *new] if old else new
+            summary = summarize(self.cast, agent, facts, tick)
+            if summary is not None:
+                state.memories.setdefault(agent, []).append(summary)
+                self.summaries_written += 1
+        state.due.clear()
 
     async def _agents_with_pending(self, state: _Batch) -> list[str]:
         """Every agent with unsummarised facts: those stored in Redis and those of this batch."""
@@ -207,9 +226,10 @@ class MemoryConsolidator:
         log.info("tick %d after tick %d: a new run; memories start over", tick, state.progress)
         state.progress = -1
         state.memories.clear()
+        state.due.clear()
         state.moved.clear()
         state.places = {a: self.cast.start_place(a) for a in state.places}
-        state.pending = {a: _Pending(0, []) for a in state.pending}
+        state.pending = {a: _Pending(0) for a in state.pending}
 
     def _queue(self, state: _Batch, tx: Pipeline) -> None:
         if state.wipe:
