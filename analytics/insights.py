@@ -196,55 +196,79 @@ def factions(view: View) -> list[Insight]:
         return []
     now = [set(c) for c in view.metrics["communities"] if len(c) >= FACTION_MIN_SIZE]
     before = [set(c) for c in (view.previous_communities or [])]
-    out = []
-    for c in now:
-        if not any(_jaccard(c, p) >= FACTION_MATCH for p in before):
-            members = sorted(c)
-            out.append(
-                _insight(
-                    "faction_formed",
-                    ",".join(members),
-                    view.tick,
-                    f"A faction formed around {', '.join(_name(view, a) for a in members[:4])}",
-                    agents=members,
-                    evidence=_inner_evidence(view, c),
-                    score=float(len(c)),
-                )
-            )
-    current_all = [set(c) for c in view.metrics["communities"]]
+    formed = [c for c in now if not any(_jaccard(c, p) >= FACTION_MATCH for p in before)]
+    # Which current community each agent is in: a split is an earlier community whose
+    # members now sit in two or more of them (two members each at least).
+    community_of = {v: i for i, c in enumerate(view.metrics["communities"]) for v in c}
+    splits: list[tuple[set[str], list[set[str]]]] = []
     for p in before:
         if len(p) < FACTION_MIN_SIZE + 1:
             continue
-        parts = [p & c for c in current_all if len(p & c) >= 2]
+        by_community: dict[int, set[str]] = {}
+        for v in p:
+            if v in community_of:
+                by_community.setdefault(community_of[v], set()).add(v)
+        parts = [by_community[i] for i in sorted(by_community) if len(by_community[i]) >= 2]
         if len(parts) >= 2:
-            members = sorted(p)
-            out.append(
-                _insight(
-                    "faction_split",
-                    ",".join(members),
-                    view.tick,
-                    f"A faction split into {len(parts)}: "
-                    + " / ".join(
-                        ", ".join(_name(view, a) for a in sorted(part)[:3]) for part in parts
-                    ),
-                    agents=members,
-                    groups=[sorted(part) for part in parts],
-                    evidence=_inner_evidence(view, p),
-                    score=float(len(parts)),
-                )
+            splits.append((p, parts))
+    evidence = _inner_evidence(view, [*formed, *(p for p, _ in splits)])
+    out = []
+    for c, ev in zip(formed, evidence, strict=False):
+        members = sorted(c)
+        out.append(
+            _insight(
+                "faction_formed",
+                ",".join(members),
+                view.tick,
+                f"A faction formed around {', '.join(_name(view, a) for a in members[:4])}",
+                agents=members,
+                evidence=ev,
+                score=float(len(c)),
             )
+        )
+    for (p, parts), ev in zip(splits, evidence[len(formed) :], strict=True):
+        members = sorted(p)
+        out.append(
+            _insight(
+                "faction_split",
+                ",".join(members),
+                view.tick,
+                f"A faction split into {len(parts)}: "
+                + " / ".join(", ".join(_name(view, a) for a in sorted(part)[:3]) for part in parts),
+                agents=members,
+                groups=[sorted(part) for part in parts],
+                evidence=ev,
+                score=float(len(parts)),
+            )
+        )
     return out
 
 
-def _inner_evidence(view: View, members: set[str]) -> list[dict[str, Any]]:
-    items = [
-        ev
-        for e in view.edges.values()
-        if e.a in members and e.b in members
-        for ev in e.evidence[-2:]
-    ]
-    items.sort(key=lambda ev: ev[1])
-    return _ev(items)
+def _inner_evidence(view: View, groups: list[set[str]]) -> list[list[dict[str, Any]]]:
+    """For each group, the latest evidence of the ties inside it: one pass over the ties for
+    all groups (a pass per group cost seconds at 10,000 agents)."""
+    if not groups:
+        return []
+    member_of: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        for v in g:
+            member_of.setdefault(v, []).append(i)
+    items: list[list[Evidence]] = [[] for _ in groups]
+    for e in view.edges.values():
+        ga = member_of.get(e.a)
+        if ga is None or not e.evidence:
+            continue
+        gb = member_of.get(e.b)
+        if gb is None:
+            continue
+        for i in ga:
+            if i in gb:
+                items[i].extend(e.evidence[-2:])
+    out = []
+    for found in items:
+        found.sort(key=lambda ev: ev[1])
+        out.append(_ev(found))
+    return out
 
 
 def contested_objects(view: View) -> list[Insight]:
