@@ -5,6 +5,11 @@ start it. The :class:`Lease` (a key with a short TTL that its holder keeps
 renewing) makes the second one wait; a crashed holder's lease runs out after
 ``ttl_s``, so its successor takes over within that time. :func:`until` retries
 a step through Redis or Docker being away for a while, with capped backoff.
+
+A lease that lapses while Redis is away is not lost: the holder keeps its
+workers, does nothing to them until it holds the lease again (:meth:`Lease.held`),
+and takes it back when Redis returns, unless another spawner was quicker (then
+that one adopts the workers; nothing is stopped, nothing is started twice).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
@@ -38,16 +44,36 @@ class Lease:
     def __init__(self, redis: aioredis.Redis, key: str, ttl_s: float) -> None:
         self.redis, self.key, self.ttl_ms = redis, key, int(ttl_s * 1000)
         self.token = secrets.token_hex(8)
+        self._held_until = 0.0  # monotonic; a lease is ours until then at the latest
+
+    def held(self) -> bool:
+        """Whether the lease is surely still ours (renewed less than ``ttl_s`` ago)."""
+        return time.monotonic() < self._held_until
 
     async def acquire(self) -> bool:
         """Take the lease if free (or already ours); False while another spawner holds it."""
+        asked = time.monotonic()  # before the command: the server's TTL starts later
         if await self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms):
+            self._held_until = asked + self.ttl_ms / 1000
             return True
         return await self.renew()
 
     async def renew(self) -> bool:
-        """Extend our lease; False if it was lost (expired and taken by another)."""
-        return bool(await self.redis.eval(_RENEW, 1, self.key, self.token, self.ttl_ms))
+        """Extend our lease; False if it is not ours (lapsed, or taken by another)."""
+        asked = time.monotonic()
+        if await self.redis.eval(_RENEW, 1, self.key, self.token, self.ttl_ms):
+            self._held_until = asked + self.ttl_ms / 1000
+            return True
+        return False
+
+    async def keep(self) -> bool:
+        """Renew, or take the lease back if it lapsed and nobody took it; False: another has it."""
+        if await self.renew():
+            return True
+        if await self.acquire():
+            log.warning("the spawner lease had lapsed (Redis away?); taken back")
+            return True
+        return False
 
     async def holder(self) -> str | None:
         token = await self.redis.get(self.key)
@@ -55,6 +81,7 @@ class Lease:
 
     async def release(self) -> None:
         await self.redis.eval(_RELEASE, 1, self.key, self.token)
+        self._held_until = 0.0
 
 
 class Retry(Exception):

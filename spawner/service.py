@@ -96,12 +96,11 @@ class Spawner:
             renewer = asyncio.create_task(self._renew(lease, lost, stop))
             if not await self._until(stop, lambda: self._begin(redis)):
                 return
-            while not stop.is_set() and not lost.is_set():
-                try:
-                    await self.reconcile_once(redis)
-                except Exception as exc:  # Redis or the engine away for a moment: next pass
-                    log.warning("reconcile pass failed, retrying: %r", exc)
-                await wait(stop, self.settings.spawner_reconcile_interval_s)
+            await self._loop(redis, lease, lost, stop)
+            if not lost.is_set() and not lease.held():
+                # Stopped while the lease lapsed: remove the workers unless another spawner
+                # surely holds it now (removing is undone by that one; orphans by nobody).
+                await self._until(stop, lambda: self._confirm(lease, lost), forced=True)
             if lost.is_set():
                 # Another spawner manages these workers now: leave them to it.
                 log.error("lost the lease to another spawner; exiting without removing workers")
@@ -122,15 +121,46 @@ class Spawner:
         log.warning("another spawner holds %s; waiting for it", self.keys.spawner_lease)
         raise Retry
 
+    async def _loop(
+        self, redis: aioredis.Redis, lease: Lease, lost: asyncio.Event, stop: asyncio.Event
+    ) -> None:
+        """Reconcile passes while the lease is surely ours; none while it lapsed."""
+        lapsed = False
+        while not stop.is_set() and not lost.is_set():
+            if lease.held():
+                lapsed = False
+                try:
+                    await self.reconcile_once(redis)
+                except Exception as exc:  # Redis or the engine away for a moment: next pass
+                    log.warning("reconcile pass failed, retrying: %r", exc)
+            elif not lapsed:
+                # Acting now could race a spawner that took over: keep the workers as they
+                # are (they wait for Redis too) until the lease is ours again.
+                lapsed = True
+                log.warning(
+                    "lease lapsed (Redis unreachable?): keeping %d workers as they are "
+                    "until the lease is ours again",
+                    len(self._desired),
+                )
+            await wait(stop, self.settings.spawner_reconcile_interval_s)
+
     async def _renew(self, lease: Lease, lost: asyncio.Event, stop: asyncio.Event) -> None:
+        """Keep the lease: renew it, take it back after it lapsed; ``lost`` once another has it."""
         while not stop.is_set():
-            await wait(stop, lease.ttl_ms / 3000)
+            # Sooner while it is not held: the passes wait for it.
+            await wait(stop, lease.ttl_ms / 3000 if lease.held() else 0.25)
+            if stop.is_set():
+                return
             try:
-                if not await lease.renew():
+                if not await lease.keep():
                     lost.set()
                     return
             except (OSError, aioredis.RedisError) as exc:
                 log.warning("cannot renew the lease: %r", exc)
+
+    async def _confirm(self, lease: Lease, lost: asyncio.Event) -> None:
+        if not await lease.keep():
+            lost.set()
 
     async def _until(self, stop: asyncio.Event, step: Any, *, forced: bool = False) -> bool:
         cap = self.settings.reconnect_max_backoff_s
@@ -185,7 +215,8 @@ class Spawner:
         """Worker id -> hosted agents, for the scenario stored in Redis (parsed when it changed)."""
         found = await redis.get(self.keys.scenario)
         if found is None:
-            return {}
+            # Gone (a Redis that came back empty): keep the workers there are, stop none.
+            return self._desired
         raw = str(found)
         if raw != self._scenario_raw:
             scenario = Scenario.model_validate_json(raw)
