@@ -61,10 +61,17 @@ class WorldMap:
         self.agent_ids = frozenset(a.id for a in scenario.agents)
         self.hearing_range = scenario.simulation.hearing_range
         self.perception_range = scenario.simulation.perception_range
+        # Places never move: distances and neighbourhoods are computed once, on first use.
+        self._distance: dict[tuple[str, str], float] = {}
         self._within: dict[tuple[str, float], tuple[str, ...]] = {}
+        self._seen: dict[tuple[str, str], tuple[str, ...]] = {}
 
     def distance(self, a: str, b: str) -> float:
-        return self.scenario.distance(a, b)
+        key = (a, b)
+        found = self._distance.get(key)
+        if found is None:
+            found = self._distance[key] = self.scenario.distance(a, b)
+        return found
 
     def reachable(self, place: str) -> list[str]:
         """Places one move away: linked, and no farther than ``max_move_distance``."""
@@ -81,6 +88,18 @@ class WorldMap:
         if found is None:
             found = tuple(sorted(q for q in self.positions if self.distance(place, q) <= radius))
             self._within[key] = found
+        return found
+
+    def seen_from(self, origin: str, here: str) -> tuple[str, ...]:
+        """Places within perception range of ``origin`` or ``here``: where an action that
+        started at ``origin`` and ended at ``here`` is seen from (cached per pair)."""
+        key = (origin, here)
+        found = self._seen.get(key)
+        if found is None:
+            radius = self.perception_range
+            places = set(self.places_within(origin, radius))
+            places.update(self.places_within(here, radius))
+            found = self._seen[key] = tuple(sorted(places))
         return found
 
 
@@ -163,21 +182,25 @@ def apply_action(
     if verdict is not None:
         return verdict
 
-    before = {f"agent:{agent_id}": agent.to_dict()}
+    key = "agent:" + agent_id
+    before = {key: agent.to_dict()}
     after: dict[str, dict[str, Any]] = {}
     origin = agent.place
+    occupants = state.occupants
     if isinstance(action, Move):
-        state.occupants[origin].discard(agent_id)
-        state.occupants.setdefault(action.to, set()).add(agent_id)
+        occupants[origin].discard(agent_id)
+        occupants.setdefault(action.to, set()).add(agent_id)
         agent.place = action.to
     elif isinstance(action, Interact):
         _use(world, state, agent_id, action.object_id, tick, before, after)
-    agent.action_seq = max(agent.action_seq, sequence)
+    if sequence > agent.action_seq:
+        agent.action_seq = sequence
     agent.commit_seq += 1
     agent.last_tick = tick
-    after[f"agent:{agent_id}"] = agent.to_dict()
-    seen_from = (origin,) if origin == agent.place else (origin, agent.place)
-    observers = state.agents_near(world, seen_from, world.perception_range)
+    after[key] = agent.to_dict()
+    # Seen from where it started and where it ended (the same place unless a move).
+    places = world.seen_from(origin, agent.place)
+    observers = set().union(*[occupants[p] for p in places if p in occupants])
     observers.discard(agent_id)
     return Accepted(before, after, sorted(observers))
 

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from scrai.events import ActionEvent, EventError, parse_event
+from scrai.events import Action, ActionEvent, EventError, parse_event
 from scrai.keys import Keys
 from scrai.scenario.model import ObjectRules, Place, Scenario
 from scrai.scenario.store import load_scenario
@@ -90,20 +90,57 @@ async def load_clock(redis: aioredis.Redis, keys: Keys) -> Clock | None:
     return Clock.from_hash(data) if data else None
 
 
-def encode_staged(event: ActionEvent) -> str:
-    return orjson.dumps(event.to_fields()).decode()
+@dataclass(slots=True)
+class Staged:
+    """An admitted action waiting for its tick to close, with the texts its commit
+    (or rejection) needs computed once, when it arrives."""
+
+    event: ActionEvent
+    event_id: str  # str(event.event_id)
+    action: dict[str, Any]  # the action's fields as JSON values (see action_fields)
+
+    @classmethod
+    def of(cls, event: ActionEvent) -> Staged:
+        return cls(event, str(event.event_id), action_fields(event.payload.action))
 
 
-async def load_staged(redis: aioredis.Redis, keys: Keys, tick: int) -> dict[str, ActionEvent]:
+def action_fields(action: Action) -> dict[str, Any]:
+    """The action as the dict its JSON encodes, without a pydantic dump (hot path).
+
+    Every action model has only str and None fields, so its ``__dict__`` is already
+    JSON-ready and orjson writes what ``model_dump_json`` writes (tests compare them).
+    """
+    return action.__dict__
+
+
+def encode_staged(staged: Staged) -> bytes:
+    """The staged hash's value: the action event's stream fields, as JSON."""
+    event = staged.event
+    fields = {
+        "event_id": staged.event_id,
+        "type": "action",
+        "entity_id": event.entity_id,
+        "sequence": str(event.sequence),
+        "tick": str(event.tick),
+        "timestamp": repr(event.timestamp),
+        "schema_version": str(event.schema_version),
+        "payload": '{"action":' + orjson.dumps(staged.action).decode() + "}",
+    }
+    if event.trace_id is not None:
+        fields["trace_id"] = event.trace_id
+    return orjson.dumps(fields)
+
+
+async def load_staged(redis: aioredis.Redis, keys: Keys, tick: int) -> dict[str, Staged]:
     """The actions staged for ``tick``, by agent id (unreadable entries are skipped)."""
-    staged: dict[str, ActionEvent] = {}
+    staged: dict[str, Staged] = {}
     for agent_id, raw in (await hgetall(redis, keys.staged_actions(tick))).items():
         try:
             event = parse_event(json.loads(raw))
         except (EventError, ValueError):
             continue
         if isinstance(event, ActionEvent):
-            staged[agent_id] = event
+            staged[agent_id] = Staged.of(event)
     return staged
 
 

@@ -19,8 +19,6 @@ import logging
 import random
 import time
 import uuid
-from itertools import chain
-from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
@@ -32,10 +30,9 @@ from scrai.bus.consumer import TRANSIENT
 from scrai.events import (
     SCHEMA_VERSION,
     ActionEvent,
-    RejectedPayload,
+    EventType,
     TickEvent,
     TickPayload,
-    WorldStateRejectedEvent,
 )
 from scrai.keys import Keys
 from scrai.scenario.model import Scenario
@@ -62,17 +59,30 @@ HEALTH_EVERY_S = 1.0
 TRIM_EVERY_S = 30.0
 MIN_BATCH = 2_000
 
-# XADD many entries to one stream in one command (queued inside the tick's MULTI/EXEC):
-# a thousand XADDs cost one reply instead of a thousand. ARGV: n, field, value, ... per entry.
-_XADD_MANY_LUA = """
-local i, n = 1, #ARGV
-while i <= n do
-  local count = tonumber(ARGV[i])
-  redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 1, i + count))
-  i = i + count + 1
+# XADD a tick's events of one type to one stream in one command (queued inside the tick's
+# MULTI/EXEC): a thousand XADDs cost one reply instead of a thousand, and the fields every
+# event shares (type, tick, timestamp, schema version) are sent once, not once per event.
+# ARGV: type, tick, timestamp, schema_version, then 5 per event: event_id, entity_id,
+# sequence, payload, trace ("" for none, else "+" .. trace_id). Fields in to_fields order.
+_XADD_EVENTS_LUA = """
+local stream, kind, tick, ts, version = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+for i = 5, #ARGV, 5 do
+  local trace = ARGV[i + 4]
+  if trace == '' then
+    redis.call('XADD', stream, '*', 'event_id', ARGV[i], 'type', kind,
+      'entity_id', ARGV[i + 1], 'sequence', ARGV[i + 2], 'tick', tick, 'timestamp', ts,
+      'schema_version', version, 'payload', ARGV[i + 3])
+  else
+    redis.call('XADD', stream, '*', 'event_id', ARGV[i], 'type', kind,
+      'entity_id', ARGV[i + 1], 'sequence', ARGV[i + 2], 'tick', tick, 'timestamp', ts,
+      'schema_version', version, 'payload', ARGV[i + 3], 'trace_id', string.sub(trace, 2))
+  end
 end
-return n
+return #ARGV
 """
+_COMMITTED = EventType.COMMITTED.value
+_REJECTED = EventType.REJECTED.value
+_VERSION = str(SCHEMA_VERSION)
 
 
 class ScenarioMismatch(RuntimeError):
@@ -107,7 +117,7 @@ class WorldSystem:
             max_backoff_s=settings.reconnect_max_backoff_s,
         )  # fmt: skip
         self.control = ClockControl(redis, keys)
-        self.staged: dict[int, dict[str, ActionEvent]] = {}
+        self.staged: dict[int, dict[str, store.Staged]] = {}
         self.last_seq: dict[str, int] = {}  # highest sequence staged per agent
         self.committed = 0
         self.rejected = 0
@@ -165,8 +175,9 @@ class WorldSystem:
             staged = await store.load_staged(self.redis, self.keys, tick)
             if staged:
                 self.staged[tick] = staged
-                for agent_id, event in staged.items():
-                    self.last_seq[agent_id] = max(self.last_seq.get(agent_id, 0), event.sequence)
+                for agent_id, item in staged.items():
+                    sequence = item.event.sequence
+                    self.last_seq[agent_id] = max(self.last_seq.get(agent_id, 0), sequence)
         self._dirty = False
 
     async def _reconcile_finish(self) -> None:
@@ -291,40 +302,45 @@ class WorldSystem:
 
     async def _on_actions(self, batch: list[Delivery], tx: Pipeline) -> None:
         """Stage each action for its tick, or reject it now (late, early, twice, out of order)."""
-        clock = self.clock
-        staging: dict[int, dict[str, str]] = {}
-        touched: dict[str, str] = {}
+        clock, agents, staged, last_seq = self.clock, self.state.agents, self.staged, self.last_seq
+        step_ids = self._step_ids
+        staging: dict[int, dict[str, bytes]] = {}
+        touched: dict[str, bytes] = {}
+        now = time.time()
         for delivery in batch:
-            if delivery.stream_id in self._step_ids:
+            if delivery.stream_id in step_ids:
                 self._dirty = True  # the same entry handled twice in one read: a retry
-            self._step_ids.add(delivery.stream_id)
+            step_ids.add(delivery.stream_id)
             event = delivery.event
             if not isinstance(event, ActionEvent):
                 log.warning("ignoring a %s event on the action stream", event.type)
                 continue
-            agent_id = event.entity_id
-            agent = self.state.agents.get(agent_id)
-            for_tick = self.staged.get(event.tick)
-            last = max(agent.action_seq, self.last_seq.get(agent_id, 0)) if agent else 0
+            agent_id, tick = event.entity_id, event.tick
+            agent = agents.get(agent_id)
+            for_tick = staged.get(tick)
+            last = max(agent.action_seq, last_seq.get(agent_id, 0)) if agent else 0
             verdict = admit(
                 agent,
                 agent_id=agent_id,
                 sequence=event.sequence,
                 last_sequence=last,
-                action_tick=event.tick,
+                action_tick=tick,
                 last_closed=clock.last_closed,
                 clock_tick=clock.tick,
                 already_staged=for_tick is not None and agent_id in for_tick,
             )
+            item = store.Staged.of(event)
             if verdict is None:
-                self.staged.setdefault(event.tick, {})[agent_id] = event
-                self.last_seq[agent_id] = event.sequence
-                staging.setdefault(event.tick, {})[agent_id] = store.encode_staged(event)
+                if for_tick is None:
+                    for_tick = staged[tick] = {}
+                for_tick[agent_id] = item
+                last_seq[agent_id] = event.sequence
+                staging.setdefault(tick, {})[agent_id] = store.encode_staged(item)
                 continue
             if agent is not None:
-                record_rejection(agent, event.sequence, event.tick, verdict)
-                touched[agent_id] = agent.to_json()
-            tx.xadd(self.keys.rejected_events, self._rejected_fields(event, verdict))  # type: ignore[arg-type]
+                record_rejection(agent, event.sequence, tick, verdict)
+                touched[agent_id] = agent.to_json().encode()
+            tx.xadd(self.keys.rejected_events, rejected_fields(item, verdict, now))  # type: ignore[arg-type]
             self.rejected += 1
         for tick, mapping in staging.items():
             tx.hset(self.keys.staged_actions(tick), mapping=mapping)  # type: ignore[arg-type]
@@ -345,61 +361,83 @@ class WorldSystem:
 
     async def _close_tick(self, now: float) -> None:
         clock, tick = self.clock, self.clock.tick
+        world, state = self.map, self.state
         staged = self.staged.pop(tick, {})
-        agents: dict[str, str] = {}
-        objects: set[str] = set()
+        agents: dict[str, bytes] = {}
+        objects = set(refill(world, state))  # stock comes back before the tick's uses
         committed = rejected = 0
-        commits: list[str] = []  # flattened entries for _xadd_many
-        rejections: list[str] = []
-        objects.update(refill(self.map, self.state))  # stock comes back before the tick's uses
-        async with self.redis.pipeline(transaction=True) as tx:
-            for agent_id in sorted(staged):
-                event = staged[agent_id]
-                outcome = apply_action(
-                    self.map, self.state, agent_id, event.payload.action, event.sequence, tick
+        shared = (str(tick), repr(now), _VERSION)  # for _XADD_EVENTS_LUA
+        commits: list[str | bytes] = [_COMMITTED, *shared]
+        rejections: list[str | bytes] = [_REJECTED, *shared]
+        for agent_id in sorted(staged):
+            item = staged[agent_id]
+            event = item.event
+            outcome = apply_action(
+                world, state, agent_id, event.payload.action, event.sequence, tick
+            )
+            trace = "" if event.trace_id is None else "+" + event.trace_id
+            if isinstance(outcome, Accepted):
+                # The payload is built by hand rather than through the pydantic model (the
+                # hot path); parse_event reads it back the same (tests check the round trip).
+                after = outcome.after
+                payload = orjson.dumps(
+                    {
+                        "action_event_id": item.event_id,
+                        "action": item.action,
+                        "before": outcome.before,
+                        "after": after,
+                        "observers": outcome.observers,
+                    }
                 )
-                agent = self.state.agents.get(agent_id)
-                if isinstance(outcome, Accepted):
-                    fields = self._committed_fields(event, outcome, agent.commit_seq, tick, now)  # type: ignore[union-attr]
-                    _flatten(commits, fields)
-                    objects.update(k[7:] for k in outcome.after if k.startswith("object:"))
-                    committed += 1
-                else:
-                    if agent is not None:
-                        record_rejection(agent, event.sequence, tick, outcome)
-                    _flatten(rejections, self._rejected_fields(event, outcome))
-                    rejected += 1
+                sequence = str(state.agents[agent_id].commit_seq)
+                event_id = uuid5_url("commit:" + item.event_id)
+                commits += (event_id, agent_id, sequence, payload, trace)
+                if len(after) > 1:
+                    objects.update(k[7:] for k in after if k.startswith("object:"))
+                # The actor's state as it stands now: its "after" (it acts once per tick).
+                agents[agent_id] = orjson.dumps(after["agent:" + agent_id])
+                committed += 1
+            else:
+                agent = state.agents.get(agent_id)
                 if agent is not None:
-                    agents[agent_id] = agent.to_json()
+                    record_rejection(agent, event.sequence, tick, outcome)
+                    agents[agent_id] = agent.to_json().encode()
+                event_id = uuid5_url("reject:" + item.event_id)
+                payload = rejected_payload(item, outcome)
+                rejections += (event_id, agent_id, str(event.sequence), payload, trace)
+                rejected += 1
+        clock.last_closed = tick
+        if self.max_ticks is not None and tick >= self.max_ticks:
+            clock.state = "finished"
+        tick_event = TickEvent(
+            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"tick:{self.run_id}:{tick}"),
+            entity_id="world",
+            sequence=tick,
+            tick=tick,
+            timestamp=now,
+            payload=TickPayload(
+                state=clock.state,
+                committed=committed,
+                rejected=rejected,
+                agents_alive=len(self._alive),
+                duration_ms=round((now - clock.opened_at) * 1000, 3),
+            ),
+        )
+        async with self.redis.pipeline(transaction=True) as tx:
             if agents:
                 tx.hset(self.keys.agents_state, mapping=agents)  # type: ignore[arg-type]
             if objects:
-                mapping = {o: self.state.objects[o].to_json() for o in sorted(objects)}
+                mapping = {o: state.objects[o].to_json() for o in sorted(objects)}
                 tx.hset(self.keys.objects_state, mapping=mapping)  # type: ignore[arg-type]
-            clock.last_closed = tick
-            if self.max_ticks is not None and tick >= self.max_ticks:
-                clock.state = "finished"
-            tick_event = TickEvent(
-                event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"tick:{self.run_id}:{tick}"),
-                entity_id="world",
-                sequence=tick,
-                tick=tick,
-                timestamp=now,
-                payload=TickPayload(
-                    state=clock.state,
-                    committed=committed,
-                    rejected=rejected,
-                    agents_alive=len(self._alive),
-                    duration_ms=round((now - clock.opened_at) * 1000, 3),
-                ),
-            )
-            _flatten(commits, tick_event.to_fields())  # the last entry of the tick
             # EVAL, not EVALSHA: a script cache emptied by a server restart cannot fail
             # one command of the transaction while the others apply.
-            tx.eval(_XADD_MANY_LUA, 1, self.keys.committed_events, *commits)
-            if rejections:
-                tx.eval(_XADD_MANY_LUA, 1, self.keys.rejected_events, *rejections)
-            tx.delete(self.keys.staged_actions(tick))
+            if committed:
+                tx.eval(_XADD_EVENTS_LUA, 1, self.keys.committed_events, *commits)
+            tx.xadd(self.keys.committed_events, tick_event.to_fields())  # type: ignore[arg-type]
+            if rejected:
+                tx.eval(_XADD_EVENTS_LUA, 1, self.keys.rejected_events, *rejections)
+            # UNLINK: the hash is freed off the server's main thread, gone all the same.
+            tx.unlink(self.keys.staged_actions(tick))
             if may_open(clock, now, self.tick_interval_s):
                 self._queue_open(tx, now)  # no round trip of its own when the next tick is due
             else:
@@ -415,54 +453,38 @@ class WorldSystem:
             self._dirty = True  # applied or not, Redis knows: read it back before going on
             raise
 
-    # -- event fields ------------------------------------------------------------------
 
-    def _committed_fields(
-        self, event: ActionEvent, outcome: Accepted, commit_seq: int, tick: int, now: float
-    ) -> dict[str, str]:
-        # Built by hand rather than through the pydantic model: this is the hot path,
-        # and parse_event reads it back the same (tests check the round trip).
-        action_id = str(event.event_id)
-        payload: dict[str, Any] = {
-            "action_event_id": action_id,
-            "action": event.payload.action.model_dump(mode="json"),
-            "before": outcome.before,
-            "after": outcome.after,
-            "observers": outcome.observers,
+# -- event fields (built by hand: the hot path; tests read them back through parse_event) --
+
+
+def rejected_payload(item: store.Staged, rejected: Rejected) -> bytes:
+    """The JSON of a :class:`RejectedPayload` for a staged action."""
+    return orjson.dumps(
+        {
+            "action_event_id": item.event_id,
+            "action": item.action,
+            "reason": rejected.reason.value,
+            "message": rejected.message,
         }
-        fields = {
-            "event_id": uuid5_url("commit:" + action_id),
-            "type": "world_state_committed",
-            "entity_id": event.entity_id,
-            "sequence": str(commit_seq),
-            "tick": str(tick),
-            "timestamp": repr(now),
-            "schema_version": str(SCHEMA_VERSION),
-            "payload": orjson.dumps(payload).decode(),
-        }
-        if event.trace_id is not None:
-            fields["trace_id"] = event.trace_id
-        return fields
-
-    def _rejected_fields(self, event: ActionEvent, rejected: Rejected) -> dict[str, str]:
-        return WorldStateRejectedEvent(
-            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"reject:{event.event_id}"),
-            entity_id=event.entity_id,
-            sequence=event.sequence,
-            tick=event.tick,
-            trace_id=event.trace_id,
-            payload=RejectedPayload(
-                action_event_id=event.event_id,
-                action=event.payload.action,
-                reason=rejected.reason,
-                message=rejected.message,
-            ),
-        ).to_fields()
+    )
 
 
-def _flatten(out: list[str], fields: dict[str, str]) -> None:
-    out.append(str(2 * len(fields)))
-    out.extend(chain.from_iterable(fields.items()))
+def rejected_fields(item: store.Staged, rejected: Rejected, now: float) -> dict[str, str | bytes]:
+    """The stream fields of the :class:`WorldStateRejectedEvent` for a staged action."""
+    event = item.event
+    fields: dict[str, str | bytes] = {
+        "event_id": uuid5_url("reject:" + item.event_id),
+        "type": _REJECTED,
+        "entity_id": event.entity_id,
+        "sequence": str(event.sequence),
+        "tick": str(event.tick),
+        "timestamp": repr(now),
+        "schema_version": _VERSION,
+        "payload": rejected_payload(item, rejected),
+    }
+    if event.trace_id is not None:
+        fields["trace_id"] = event.trace_id
+    return fields
 
 
 _URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
