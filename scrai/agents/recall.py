@@ -11,14 +11,15 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from scrai.agents.decision import RecalledMemory
 from scrai.agents.scripts import RANGES
 from scrai.keys import Keys
-from scrai.memory.model import Memory, memory_id
-from scrai.memory.scoring import Weights, keywords, rank
+from scrai.memory.model import KINDS, Memory, memory_id
+from scrai.memory.scoring import Weights, keywords, rank_parts
 from scrai.memory.store import MemoryStore
 from scrai.scenario.model import MemorySettings
 
@@ -45,36 +46,49 @@ class BatchRecall:
         if not requests:
             return []
         raws = await self._ranges(keys=[self.keys.memories(agent_id) for agent_id, _ in requests])
-        out = []
-        for (agent_id, query), raw in zip(requests, raws, strict=True):
-            memories = []
-            for item in raw:
-                try:
-                    memories.append(Memory.from_json(item))
-                except (ValueError, KeyError, TypeError) as exc:
-                    log.warning("skipping unreadable memory of %s: %s", agent_id, exc)
-            ranked = rank(
-                memories,
-                list(query),
-                now_tick,
-                decay=self.settings.recency_decay,
-                weights=self.weights,
-                k=k,
+        return [
+            self._best(agent_id, raw, query, now_tick, k)
+            for (agent_id, query), raw in zip(requests, raws, strict=True)
+        ]
+
+    def _best(
+        self, agent_id: str, raw: list[str], query: Sequence[str], now_tick: int, k: int
+    ) -> list[RecalledMemory]:
+        # Every agent recalls ~every tick over up to max_memories entries: parse them to
+        # plain dicts and rank on their fields; only the k best become records.
+        items = []
+        for entry in raw:
+            try:
+                item = orjson.loads(entry)
+                if item["kind"] not in KINDS:
+                    raise ValueError(f"unknown memory kind {item['kind']!r}")
+                item["tick"], item["importance"] = int(item["tick"]), float(item["importance"])
+                items.append(item)
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("skipping unreadable memory of %s: %s", agent_id, exc)
+        best = rank_parts(
+            [i["tick"] for i in items],
+            [i["importance"] for i in items],
+            [i.get("keywords") or () for i in items],
+            [i["text"] for i in items],
+            [i["id"] for i in items],
+            query,
+            now_tick,
+            decay=self.settings.recency_decay,
+            weights=self.weights,
+            k=k,
+        )
+        return [
+            RecalledMemory(
+                items[n]["id"],
+                items[n]["tick"],
+                items[n]["kind"],
+                items[n]["text"],
+                round(score, 6),
+                items[n]["importance"],
             )
-            out.append(
-                [
-                    RecalledMemory(
-                        s.memory.id,
-                        s.memory.tick,
-                        s.memory.kind,
-                        s.memory.text,
-                        round(s.score, 6),
-                        s.memory.importance,
-                    )
-                    for s in ranked
-                ]
-            )
-        return out
+            for score, n, _, _, _ in best
+        ]
 
     def queue_reflections(self, tx: Pipeline, agent_id: str, made: list[dict[str, Any]]) -> None:
         """Queue the agent's new reflections on ``tx`` (written with its action, atomically)."""

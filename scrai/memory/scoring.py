@@ -12,8 +12,10 @@ from __future__ import annotations
 import heapq
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from scrai.memory.model import Memory
 
@@ -141,27 +143,34 @@ def relevances(memories: Sequence[Memory], query: Sequence[str]) -> list[float]:
     The IDF is computed over ``memories`` themselves: a word every memory has tells
     nothing, a rare one (a name, a topic) tells a lot.
     """
+    return _relevances([m.keywords for m in memories], query)
+
+
+def _relevances(docs: Sequence[Sequence[str]], query: Sequence[str]) -> list[float]:
+    """:func:`relevances` over keyword lists (each a memory's sorted, unique keywords)."""
     q = {t for part in query for t in tokenize(part)}
-    if not q or not memories:
-        return [0.0] * len(memories)
-    docs = [set(m.keywords) for m in memories]
     n = len(docs)
-    df: dict[str, int] = {}
-    for doc in docs:
-        for t in doc:
-            df[t] = df.get(t, 0) + 1
-    # Squared IDF weights, computed once per token (recall runs every tick for every agent).
-    w2 = {t: (math.log((n + 1) / (c + 1)) + 1.0) ** 2 for t, c in df.items()}
-    unseen = (math.log(n + 1) + 1.0) ** 2
-    q_norm = math.sqrt(sum(w2.get(t, unseen) for t in q))
-    out = []
-    for doc in docs:
-        common = q & doc
-        if not common:  # most memories: no need for their norm
-            out.append(0.0)
-            continue
-        dot = sum(w2[t] for t in common)
-        out.append(dot / (q_norm * math.sqrt(sum(w2[t] for t in doc))))
+    if not q or not n:
+        return [0.0] * n
+    # Most memories share no word with the query: they need neither norm nor weights.
+    hits = [(i, common) for i, doc in enumerate(docs) if (common := q.intersection(doc))]
+    out = [0.0] * n
+    if not hits:
+        return out
+    df = Counter(chain.from_iterable(docs))
+    log_n = math.log(n + 1)
+    w2: dict[str, float] = {}
+
+    def weight(t: str) -> float:  # squared IDF, once per token (recall runs every tick)
+        w = w2.get(t)
+        if w is None:
+            w = w2[t] = (log_n - math.log(df.get(t, 0) + 1) + 1.0) ** 2
+        return w
+
+    q_norm = math.sqrt(sum(weight(t) for t in q))
+    for i, common in hits:
+        dot = sum(weight(t) for t in common)
+        out[i] = dot / (q_norm * math.sqrt(sum(weight(t) for t in set(docs[i]))))
     return out
 
 
@@ -179,16 +188,48 @@ def rank(
     Ties go to the newer, then by text: never by id, which derives from event ids that
     embed the run id, so that a replay of the same run recalls in the same order.
     """
-    if not memories:
+    best = rank_parts(
+        [m.tick for m in memories],
+        [m.importance for m in memories],
+        [m.keywords for m in memories],
+        [m.text for m in memories],
+        [m.id for m in memories],
+        query,
+        now_tick,
+        decay=decay,
+        weights=weights,
+        k=k,
+    )
+    return [Scored(memories[n], score, r, i, v) for score, n, r, i, v in best]
+
+
+def rank_parts(
+    ticks: Sequence[int],
+    importances: Sequence[float],
+    docs: Sequence[Sequence[str]],
+    texts: Sequence[str],
+    ids: Sequence[str],
+    query: Sequence[str],
+    now_tick: int,
+    *,
+    decay: float,
+    weights: Weights,
+    k: int | None = None,
+) -> list[tuple[float, int, float, float, float]]:
+    """:func:`rank` over the memories' fields: (score, index, recency, importance,
+    relevance) of the best, best first. Recall ranks hundreds of memories to keep a
+    handful: it need not build a Memory for each."""
+    if not ticks:
         return []
-    rec = min_max([decay ** max(0, now_tick - m.tick) for m in memories])
-    imp = min_max([m.importance / 10 for m in memories])
-    rel = min_max(relevances(memories, query))
+    rec = min_max([decay ** max(0, now_tick - t) for t in ticks])
+    imp = min_max([i / 10 for i in importances])
+    rel = min_max(_relevances(docs, query))
     wr, wi, wv = weights.recency, weights.importance, weights.relevance
     keyed = [
-        (-(wr * r + wi * i + wv * v), -m.tick, m.text, m.id, n)
-        for n, (m, r, i, v) in enumerate(zip(memories, rec, imp, rel, strict=True))
+        (-(wr * r + wi * i + wv * v), -t, text, mid, n)
+        for n, (t, r, i, v, text, mid) in enumerate(
+            zip(ticks, rec, imp, rel, texts, ids, strict=True)
+        )
     ]
-    # Only the k best become Scored records (recall asks for a handful out of hundreds).
     best = sorted(keyed) if k is None else heapq.nsmallest(k, keyed)
-    return [Scored(memories[n], -neg, rec[n], imp[n], rel[n]) for neg, _, _, _, n in best]
+    return [(-neg, n, rec[n], imp[n], rel[n]) for neg, _, _, _, n in best]
