@@ -121,6 +121,8 @@ class Consumer:
         self.stats = ConsumerStats()
         self.stopping = stop if stop is not None else asyncio.Event()
         self._read_own_pending = True
+        # New entries read in the same transaction as the last batch's ack (see _commit).
+        self._prefetched: list[Entry] = []
         # Stream ids with a failure count stored, cleared once they are handled.
         self._failing: set[str] = set()
         self._failed_in_step = 0
@@ -175,7 +177,8 @@ class Consumer:
         """Consume until :meth:`stop`; with ``burst=True``, until nothing is left to read."""
         backoff = 0.0
         group_ready = False
-        while not self.stopping.is_set():
+        # Once stopped, a batch already read ahead is still handled: it was delivered to us.
+        while not self.stopping.is_set() or self._prefetched:
             try:
                 if not group_ready:
                     await self.ensure_group()
@@ -190,6 +193,8 @@ class Consumer:
                 # own pending entries (nothing is lost: unacked entries stay pending).
                 self.stats.reconnects += 1
                 self.stats.last_error = repr(exc)
+                if self.stopping.is_set():
+                    break  # what was read ahead stays pending; a restart reads it first
                 backoff = min(self.max_backoff_s, max(0.05, backoff * 2))
                 delay = backoff * (0.5 + random.random() / 2)
                 log.warning(
@@ -231,7 +236,7 @@ class Consumer:
 
     async def _step(self, *, burst: bool) -> bool:
         now = time.monotonic()
-        if now >= self._next_claim:
+        if now >= self._next_claim and not self.stopping.is_set():
             self._next_claim = now + max(self.claim_idle_ms / 2000, 0.05)
             if await self.claim():
                 return True
@@ -241,15 +246,20 @@ class Consumer:
             await self.redis.zremrangebyscore(self._seen_key, "-inf", cutoff)
 
         if self._read_own_pending:
+            self._prefetched = []  # they are pending too: reading "0" gets them again
             entries = await self._read("0", block=None)
             if not entries:
                 self._read_own_pending = False
                 return await self._step(burst=burst) if burst else True
+            await self.handle(entries)
+            return True
+        if self._prefetched:
+            entries, self._prefetched = self._prefetched, []
         else:
             entries = await self._read(">", block=None if burst else self.block_ms)
             if not entries:
                 return False
-        await self.handle(entries)
+        await self.handle(entries, read_ahead=True)
         return True
 
     async def _read(self, start: str, *, block: int | None) -> list[Entry]:
@@ -286,8 +296,12 @@ class Consumer:
 
     # -- handling ----------------------------------------------------------------------
 
-    async def handle(self, entries: list[Entry]) -> None:
-        """Validate, dedupe and apply one batch; its effects and acks commit together."""
+    async def handle(self, entries: list[Entry], *, read_ahead: bool = False) -> None:
+        """Validate, dedupe and apply one batch; its effects and acks commit together.
+
+        ``read_ahead``: read the next new entries in the same transaction (one round
+        trip less per batch); they are handled by the next :meth:`step`.
+        """
         self.stats.batches += 1
         deliveries: list[Delivery] = []
         dead: list[tuple[str, dict[str, str], str, str]] = []
@@ -302,7 +316,7 @@ class Consumer:
         fresh, fresh_ids, duplicates = await self._split_seen(deliveries)
         ids = [stream_id for stream_id, _ in entries]
         try:
-            await self._commit(fresh, fresh_ids, ids, dead)
+            await self._commit(fresh, fresh_ids, ids, dead, read_ahead=read_ahead)
             if self._failing:
                 self._failing.difference_update(ids)
             self.stats.handled += len(fresh)
@@ -311,6 +325,8 @@ class Consumer:
         except REDIS_AWAY:
             raise
         except Exception:
+            if read_ahead:  # the read may have run (EXEC runs the commands that do not fail)
+                self._read_own_pending = True
             if len(fresh) <= 1 and not dead and not duplicates:
                 await self._failed(fresh[0] if fresh else None, ids)
                 return
@@ -346,6 +362,8 @@ class Consumer:
         fresh_ids: list[bytes],
         ids: list[str],
         dead: list[tuple[str, dict[str, str], str, str]],
+        *,
+        read_ahead: bool = False,
     ) -> None:
         async with self.redis.pipeline(transaction=True) as tx:
             if fresh:
@@ -364,7 +382,14 @@ class Consumer:
                 recovered = self._failing.intersection(ids) if self._failing else None
                 if recovered:
                     tx.hdel(self._failures_key, *recovered)
-            await tx.execute()
+            read_ahead = read_ahead and not self.stopping.is_set()
+            if read_ahead:
+                # Inside MULTI a read does not block: it returns what is there now.
+                tx.xreadgroup(self.group, self.name, {self.stream: ">"}, count=self.batch_size)
+            replies = await tx.execute()
+            if read_ahead:
+                reply = replies[-1]
+                self._prefetched = reply[0][1] if reply else []
 
     def _queue_dead_letter(
         self, tx: Pipeline, stream_id: str, fields: dict[str, str], reason: str, message: str

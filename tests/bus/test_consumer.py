@@ -248,3 +248,47 @@ async def test_blocking_reads_end_before_the_clients_socket_timeout(
         assert consumer.stats.reconnects == 0
     finally:
         await client.aclose()
+
+
+async def test_read_ahead_batch_is_handled_before_a_stop_returns(
+    redis, keys, stream, publish
+) -> None:
+    """The next batch is read in the same transaction as an ack; a stop still handles it."""
+    published = await publish(10)
+    recorder = Recorder(keys.analytics("fx"))
+    consumer = make(redis, stream, keys, recorder, batch_size=4)
+    await consumer.ensure_group()
+    assert await consumer.step()  # own pending (none), then nothing else read
+    assert await consumer.step()  # entries 1-4, and 5-8 read ahead with their ack
+    assert recorder.seen == [i for i, _ in published[:4]]
+    assert (await redis.xpending(stream, "g"))["pending"] == 4
+    consumer.stop()
+    await consumer.run()
+    # The read-ahead batch was handled and acked; 9-10 were never read.
+    assert recorder.seen == [i for i, _ in published[:8]]
+    assert (await redis.xpending(stream, "g"))["pending"] == 0
+    stats = await make(redis, stream, keys, recorder, batch_size=4).run(burst=True)
+    assert stats.handled == 2
+    assert set((await effect_counts(redis, keys.analytics("fx"))).values()) == {1}
+
+
+async def test_read_ahead_entries_survive_a_failed_commit(redis, keys, stream, publish) -> None:
+    """EXEC runs the commands that do not fail: a read-ahead read there is not lost."""
+    published = await publish(6)
+    wrong = keys.analytics("not-a-hash")
+    await redis.set(wrong, "x")
+    calls = 0
+
+    async def handler(batch, tx) -> None:
+        nonlocal calls
+        calls += 1
+        for d in batch:
+            tx.hincrby(keys.analytics("fx"), str(d.event.event_id), 1)
+        if calls == 1:  # a runtime error inside EXEC: the read ahead after it still runs
+            tx.hincrby(wrong, "f", 1)
+
+    consumer = make(redis, stream, keys, handler, batch_size=3)
+    await consumer.run(burst=True)
+    counts = await effect_counts(redis, keys.analytics("fx"))
+    assert set(counts) == {str(e.event_id) for _, e in published}
+    assert (await redis.xpending(stream, "g"))["pending"] == 0
