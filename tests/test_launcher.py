@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import redis as redis_sync
 from scrai.embedded import free_port
 from scrai.keys import Keys
 from scrai.supervise import Child, Supervisor
+from tests.helpers import processes_with_env, wait_for_sync
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,23 +30,8 @@ def fast_copy(tmp_path: Path) -> Path:
 
 
 def marked(mark: str) -> list[int]:
-    """Processes whose environment carries ``mark`` (all the run's descendants inherit it)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                if mark.encode() in (entry / "environ").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-def wait_until(cond, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
+    """Live processes of the run marked ``mark`` (all its descendants inherit the mark)."""
+    return processes_with_env(f"SCRAI_TEST_RUN_MARK={mark}")
 
 
 def env_for(subprocess_env: dict[str, str], mark: str) -> dict[str, str]:
@@ -156,11 +141,11 @@ def test_supervisor_restarts_with_backoff_and_stops_whole_groups(tmp_path):
     sup.start(
         Child("tree", tree, {**os.environ, "SCRAI_TEST_RUN_MARK": mark}, tmp_path / "tree.log")
     )
-    wait_until(lambda: bool(sup.poll()) or crash.restarts > 0, 10)
+    wait_for_sync(lambda: bool(sup.poll()) or crash.restarts > 0, 10)
     assert crash.restarts == 1 and "crash exited with code 3; restarting in 0.5s" in said[0]
-    wait_until(lambda: sup.poll() is not None and crash.restarts >= 2, 10)
+    wait_for_sync(lambda: sup.poll() is not None and crash.restarts >= 2, 10)
     assert "crash restarted" in said and "restarting in 1.0s" in said[-1]
-    wait_until(lambda: len(marked(mark)) == 2, 10)
+    wait_for_sync(lambda: len(marked(mark)) == 2, 10)
     sup.stop(grace_s=5)
     assert marked(mark) == [] and crash.done
 

@@ -10,11 +10,11 @@ from scrai.agents.brains.rule import RuleBrain
 from scrai.agents.mind import Mind
 from scrai.agents.view import Happening, WorldView
 from scrai.events import ActionEvent, parse_event
-from tests.agents.town import town
+from tests.scenarios import social_town
 
 
 def make(agent: str = "ann", mind: Mind | None = None, **overrides) -> CognitiveAgent:
-    scenario = town(**overrides)
+    scenario = social_town(**overrides)
     spec = next(a for a in scenario.agents if a.id == agent)
     return CognitiveAgent(scenario, spec, RuleBrain(scenario, spec), mind)
 

@@ -6,11 +6,11 @@ import pytest
 
 from scrai.agents.brains import RuleBrain, make_brain
 from scrai.agents.worker import shard
-from tests.agents.town import town
+from tests.scenarios import social_town
 
 
 async def test_each_agent_gets_the_brain_its_scenario_names():
-    scenario = town(
+    scenario = social_town(
         bob={"brain": {"type": "llm", "model": "tiny", "base_url": "http://127.0.0.1:9/v1"}}
     )
     ann, bob = scenario.agents[0], scenario.agents[1]

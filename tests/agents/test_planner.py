@@ -5,11 +5,11 @@ from __future__ import annotations
 from scrai.agents import needs, planner, social
 from scrai.agents.geometry import WorldIndex
 from scrai.scenario.model import Agent, Traits
-from tests.agents.town import town
+from tests.scenarios import social_town
 
 
 def test_world_index_paths_and_ranges():
-    index = WorldIndex(town())
+    index = WorldIndex(social_town())
     assert index.neighbors["cafe"] == ("home", "park")  # links are two-way
     assert index.next_hop("home", "park") == "cafe"
     assert index.hops_between("home", "park") == 2
@@ -18,7 +18,7 @@ def test_world_index_paths_and_ranges():
 
 
 def test_routine_becomes_the_day_plan():
-    scenario = town(
+    scenario = social_town(
         ann={
             "routine": [
                 {"start": 5, "place": "cafe", "activity": "coffee"},
@@ -37,7 +37,7 @@ def test_routine_becomes_the_day_plan():
 
 
 def test_generated_plans_are_seeded_and_use_goal_places():
-    scenario = town(
+    scenario = social_town(
         dee={"goals": [{"description": "See the cafe", "kind": "visit", "target": "cafe"}]}
     )
     index = WorldIndex(scenario)
@@ -53,7 +53,7 @@ def test_generated_plans_are_seeded_and_use_goal_places():
 
 
 def test_a_refused_place_is_replaced_by_a_similar_one():
-    scenario = town()
+    scenario = social_town()
     index = WorldIndex(scenario)
     plan = [{"start": 0, "end": 20, "place": "park", "activity": "walk", "source": "plan"}]
     assert planner.replace_place(plan, plan[0], index, "park") == "cafe"  # the other social place

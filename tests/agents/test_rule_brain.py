@@ -9,7 +9,7 @@ from scrai.agents import dialogue
 from scrai.agents.brains.rule import RuleBrain
 from scrai.agents.decision import DecisionContext, Perception, RecalledMemory, Seen
 from scrai.events import Idle, Interact, Move, Speak
-from tests.agents.town import town
+from tests.scenarios import social_town
 
 
 def context(agent: str = "ann", place: str = "cafe", tick: int = 5, **kw: Any) -> DecisionContext:
@@ -39,7 +39,7 @@ def context(agent: str = "ann", place: str = "cafe", tick: int = 5, **kw: Any) -
 
 
 def brain(agent: str = "ann", **overrides: Any) -> RuleBrain:
-    scenario = town(**overrides)
+    scenario = social_town(**overrides)
     return RuleBrain(scenario, next(a for a in scenario.agents if a.id == agent))
 
 

@@ -29,69 +29,6 @@ from scrai.events import (
 from scrai.scenario.model import Scenario
 
 
-def town(
-    *,
-    agents: int = 12,
-    rows: int = 3,
-    cols: int = 3,
-    seed: int = 7,
-    radius: float = 10.5,
-    hearing: float = 10.0,
-    **analytics: object,
-) -> Scenario:
-    """A grid town of ``rows x cols`` squares 10 apart, a few objects, a cast with two rivals."""
-    places = []
-    for r in range(rows):
-        for c in range(cols):
-            nbrs = [
-                f"p{rr}{cc}"
-                for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1))
-                if 0 <= rr < rows and 0 <= cc < cols
-            ]
-            places.append(
-                {
-                    "id": f"p{r}{c}",
-                    "name": f"Square {r}{c}",
-                    "position": (c * 10.0, r * 10.0),
-                    "neighbors": nbrs,
-                }
-            )
-    objects = [
-        {"id": "well", "kind": "well", "place": "p00", "rules": {"capacity": 2}},
-        {"id": "bench", "kind": "bench", "place": "p11", "rules": {"capacity": 1}},
-        {"id": "stove", "kind": "stove", "place": "p22", "rules": {"capacity": None}},
-    ]
-    cast = []
-    for i in range(agents):
-        cast.append(
-            {
-                "id": f"a{i:02d}",
-                "name": f"Agent {i}",
-                "place": places[i % len(places)]["id"],
-                "archetype": "villager" if i % 2 else "farmer",
-            }
-        )
-    if agents >= 2:
-        cast[0]["relationships"] = [{"target": cast[1]["id"], "kind": "rival", "strength": -0.5}]
-    return Scenario.model_validate(
-        {
-            "name": "synth town",
-            "seed": seed,
-            "world": {"places": places, "objects": objects},
-            "agents": cast,
-            "simulation": {"hearing_range": hearing, "perception_range": 15.0},
-            "analytics": {
-                "proximity_radius": radius,
-                "tie_half_life_ticks": 30.0,
-                "friendship_threshold": 3.0,
-                "snapshot_every_ticks": 5,
-                "evidence_per_edge": 8,
-                **analytics,
-            },
-        }
-    )
-
-
 class World:
     """Committed log writer: validates a few rules, keeps state, emits events."""
 

@@ -12,7 +12,8 @@ import pytest
 from analytics import export, graph
 from analytics.ingest import AnalyticsState
 from scrai.events import Move, Speak
-from tests.analytics.synth import World, town
+from tests.analytics.synth import World
+from tests.scenarios import grid_town
 
 
 def view_of(world: World, *, with_metrics: bool) -> dict:
@@ -34,7 +35,7 @@ def view_of(world: World, *, with_metrics: bool) -> dict:
 @pytest.mark.parametrize("with_metrics", [True, False])
 @pytest.mark.parametrize("talk", [True, False])
 def test_every_format_reads_back(tmp_path, with_metrics: bool, talk: bool) -> None:
-    world = World(town(agents=5, radius=0.0))
+    world = World(grid_town(agents=5, radius=0.0))
     world.step({"a01": Move(to="p00")})
     if talk:
         world.step({"a00": Speak(to="a01", text="hi")})

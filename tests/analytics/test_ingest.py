@@ -12,7 +12,8 @@ from analytics.params import Params
 from analytics.state import dump
 from scrai.events import Idle, Move, Speak
 from tests.analytics.naive import recompute
-from tests.analytics.synth import World, town
+from tests.analytics.synth import World
+from tests.scenarios import grid_town
 
 
 def fold(scenario, log, **params: object) -> AnalyticsState:
@@ -50,14 +51,14 @@ def assert_matches_naive(state: AnalyticsState, expected: dict) -> None:
 
 @pytest.mark.parametrize("radius", [0.0, 10.5, 15.0])
 def test_fold_equals_brute_force(radius: float) -> None:
-    scenario = town(agents=14, radius=radius)
+    scenario = grid_town(agents=14, radius=radius)
     world = World(scenario).random_run(80, seed=11)
     assert_matches_naive(fold(scenario, world.committed), recompute(scenario, world.committed))
 
 
 def test_tables_do_not_depend_on_batches() -> None:
     """Folding with a save after every entry or once at the end gives the same records."""
-    scenario = town()
+    scenario = grid_town()
     world = World(scenario).random_run(40, seed=5)
     one = fold(scenario, world.committed)
     other = AnalyticsState.seeded(scenario)
@@ -71,7 +72,7 @@ def test_tables_do_not_depend_on_batches() -> None:
 
 
 def test_dwell_and_place_occupancy_add_up() -> None:
-    scenario = town(agents=6)
+    scenario = grid_town(agents=6)
     world = World(scenario).random_run(50, seed=2)
     state = fold(scenario, world.committed)
     tick = state.meta.tick
@@ -85,7 +86,7 @@ def test_dwell_and_place_occupancy_add_up() -> None:
 
 
 def test_conversation_turns_and_broadcast() -> None:
-    scenario = town(agents=4, radius=0.0)
+    scenario = grid_town(agents=4, radius=0.0)
     world = World(scenario)
     # a00 at p00, a01 at p01, a02 at p02, a03 at p10; a01 walks over to a00.
     world.step({"a01": Move(to="p00")})
@@ -102,7 +103,7 @@ def test_conversation_turns_and_broadcast() -> None:
 
 
 def test_crowded_place_is_sampled_but_bounded() -> None:
-    scenario = town(agents=30, rows=1, cols=1, radius=0.0)
+    scenario = grid_town(agents=30, rows=1, cols=1, radius=0.0)
     world = World(scenario)
     for _ in range(20):
         world.step({a: Idle() for a in world.place})
@@ -131,7 +132,7 @@ def test_places_within_a_radius_match_brute_force() -> None:
 
 
 def test_a_broadcast_in_a_crowd_reaches_a_sample_of_it() -> None:
-    scenario = town(agents=30, rows=1, cols=1, radius=0.0)
+    scenario = grid_town(agents=30, rows=1, cols=1, radius=0.0)
     world = World(scenario)
     world.step({"a00": Speak(text="hear me")})
     world.step({"a00": Speak(text="hear me again")})

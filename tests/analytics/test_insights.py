@@ -11,7 +11,8 @@ from analytics.metrics import rivals_of
 from analytics.rejections import count_rejections
 from scrai.events import Interact, Move, Speak
 from scrai.scenario.model import Scenario
-from tests.analytics.synth import World, town
+from tests.analytics.synth import World
+from tests.scenarios import grid_town
 
 
 def analyse(world: World, previous: list[list[str]] | None = None) -> tuple[list[dict], dict]:
@@ -66,7 +67,7 @@ def chat(world: World, a: str, b: str, times: int) -> None:
 
 
 def test_friendship_fires_when_a_tie_crosses_the_threshold() -> None:
-    world = World(town(agents=4, radius=0.0))
+    world = World(grid_town(agents=4, radius=0.0))
     world.step({"a01": Move(to="p00")})
     chat(world, "a00", "a01", 3)  # 3 messages + proximity: above 3.0
     found = of(analyse(world)[0], "friendship")
@@ -76,14 +77,14 @@ def test_friendship_fires_when_a_tie_crosses_the_threshold() -> None:
 
 
 def test_friendship_near_miss() -> None:
-    world = World(town(agents=4, radius=0.0))
+    world = World(grid_town(agents=4, radius=0.0))
     world.step({"a01": Move(to="p00")})
     chat(world, "a00", "a01", 2)  # 2 messages + a little proximity: below 3.0
     assert of(analyse(world)[0], "friendship") == []
 
 
 def _friends_then_apart(idle_ticks: int) -> World:
-    world = World(town(agents=4, radius=0.0))
+    world = World(grid_town(agents=4, radius=0.0))
     world.step({"a01": Move(to="p00")})
     chat(world, "a00", "a01", 4)
     world.step({"a01": Move(to="p01")})
@@ -106,14 +107,14 @@ def test_falling_out_near_miss() -> None:
 
 def test_rivals_clash_over_an_object_and_not_when_they_take_turns() -> None:
     # a00 and a01 are declared rivals; the well (p00) takes two users a tick.
-    clash = World(town(agents=4, radius=0.0))
+    clash = World(grid_town(agents=4, radius=0.0))
     clash.step({"a01": Move(to="p00")})
     clash.step({"a00": Interact(object_id="well"), "a01": Interact(object_id="well")})
     found = of(analyse(clash)[0], "falling_out")
     assert [i["agents"] for i in found] == [["a00", "a01"]] and found[0]["objects"] == ["well"]
     assert_evidence(found[0], clash)
 
-    turns = World(town(agents=4, radius=0.0))
+    turns = World(grid_town(agents=4, radius=0.0))
     turns.step({"a01": Move(to="p00")})
     turns.step({"a00": Interact(object_id="well")})
     turns.step({"a01": Interact(object_id="well")})
@@ -124,7 +125,7 @@ def test_rivals_clash_over_an_object_and_not_when_they_take_turns() -> None:
 
 
 def _village(a03_talks: bool) -> World:
-    world = World(town(agents=4, radius=0.0, hearing=5.0))
+    world = World(grid_town(agents=4, radius=0.0, hearing=5.0))
     world.step({"a01": Move(to="p00"), "a02": Move(to="p01")})
     world.step({"a02": Move(to="p00")})
     for i in range(22):
@@ -149,7 +150,7 @@ def test_isolated_near_miss_one_tie_is_enough() -> None:
 
 
 def _star(leaves: list[str]) -> World:
-    world = World(town(agents=6, radius=0.0))  # a04 sits at p11, the middle
+    world = World(grid_town(agents=6, radius=0.0))  # a04 sits at p11, the middle
     for leaf in leaves:
         chat(world, "a04", leaf, 2)
     return world
@@ -170,7 +171,7 @@ def test_hub_near_miss_two_ties_are_not_a_hub() -> None:
 
 
 def _gathering(members: list[str]) -> World:
-    world = World(town(agents=6, radius=0.0, hearing=5.0, tie_half_life_ticks=5.0))
+    world = World(grid_town(agents=6, radius=0.0, hearing=5.0, tie_half_life_ticks=5.0))
     moves = {"a01": "p00", "a03": "p00"}
     world.step({m: Move(to=moves[m]) for m in members if m in moves})
     for _ in range(3):
@@ -191,7 +192,7 @@ def test_faction_near_miss_a_pair_is_not_a_faction() -> None:
 
 
 def _split(leavers: list[str]) -> tuple[World, list[list[str]]]:
-    world = World(town(agents=6, radius=0.0, hearing=5.0, tie_half_life_ticks=5.0))
+    world = World(grid_town(agents=6, radius=0.0, hearing=5.0, tie_half_life_ticks=5.0))
     world.step({"a01": Move(to="p00"), "a03": Move(to="p00"), "a04": Move(to="p01")})
     world.step({"a04": Move(to="p00")})
     for _ in range(3):
@@ -219,7 +220,8 @@ def test_faction_split_near_miss_one_member_leaving() -> None:
 
 
 def _bench(rounds: int) -> World:
-    world = World(town(agents=6, radius=0.0))  # the bench (one user a tick) is at p11, a04's place
+    # the bench (one user a tick) is at p11, a04's place
+    world = World(grid_town(agents=6, radius=0.0))
     world.step({"a01": Move(to="p11")})
     for _ in range(rounds):
         world.step({"a01": Interact(object_id="bench"), "a04": Interact(object_id="bench")})
@@ -240,7 +242,7 @@ def test_contested_object_near_miss() -> None:
 
 def _square(joiners: list[str]) -> World:
     world = World(
-        town(agents=6, radius=0.0)
+        grid_town(agents=6, radius=0.0)
     )  # a00 p00, a01 p01, a02 p02, a03 p10, a04 p11, a05 p12
     world.step({j: Move(to="p00") for j in joiners})
     for _ in range(39):

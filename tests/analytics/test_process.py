@@ -11,8 +11,9 @@ import networkx as nx
 import pytest
 
 from tests.analytics.runs import folded_tables, publish_run, stored_tables
-from tests.analytics.synth import World, town
-from tests.helpers import wait_for
+from tests.analytics.synth import World
+from tests.helpers import processes_with_env, run_scrai, wait_for
+from tests.scenarios import grid_town
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -37,7 +38,7 @@ async def events_folded(redis, keys) -> int:
 async def test_sigkill_mid_stream_and_restart_give_the_same_tables(
     redis, keys, subprocess_env, tmp_path
 ) -> None:
-    world = World(town(agents=12)).random_run(250, seed=99)
+    world = World(grid_town(agents=12)).random_run(250, seed=99)
     total = len(world.committed)
     env = {**subprocess_env, "SCRAI_ANALYTICS_BATCH_SIZE": "16", "SCRAI_CONSUMER_BLOCK_MS": "50"}
     log = world.committed
@@ -78,28 +79,14 @@ async def test_sigkill_mid_stream_and_restart_give_the_same_tables(
     assert proc.returncode == 0, (tmp_path / "analytics.log").read_text()[-2000:]
 
     # no metrics worker outlived its (killed) analytics process
-    assert await wait_for(lambda: not processes_of(keys.namespace), timeout_s=20)
+    assert await wait_for(
+        lambda: not processes_with_env(f"SCRAI_NAMESPACE={keys.namespace}"), timeout_s=20
+    )
 
     world.committed = log
     ids = [sid for sid, _ in await redis.xrange(keys.committed_events)]
     assert await stored_tables(redis, keys) == folded_tables(world, ids)
     assert (await redis.xpending(keys.committed_events, "analytics"))["pending"] == 0
-
-
-def processes_of(namespace: str) -> list[int]:
-    """Live processes started for this test's namespace (from their environment)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            env = (entry / "environ").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().split()[2]
-        except OSError:
-            continue
-        if f"SCRAI_NAMESPACE={namespace}".encode() in env and state != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 async def _at_least(redis, keys, n: int) -> int | None:
@@ -111,31 +98,22 @@ async def _equals(redis, key: str, field: str, value: str) -> bool:
     return await redis.hget(key, field) == value
 
 
-async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "scrai", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode or 0, out.decode()
-
-
 async def test_cli_rebuild_and_export(redis, keys, settings, subprocess_env, tmp_path) -> None:
     from tests.analytics.runs import drain
 
-    world = World(town(agents=8)).random_run(30, seed=4)
+    world = World(grid_town(agents=8)).random_run(30, seed=4)
     await publish_run(redis, keys, world)
     await drain(redis, keys, settings)
-    code, out = await run_cli(subprocess_env, "analytics", "rebuild")
+    code, out = await run_scrai(subprocess_env, "analytics", "rebuild")
     assert code == 0 and "equal the rebuilt" in out, out
     await redis.hdel(keys.analytics("edges"), (await redis.hkeys(keys.analytics("edges")))[0])
-    code, out = await run_cli(subprocess_env, "analytics", "rebuild")
+    code, out = await run_scrai(subprocess_env, "analytics", "rebuild")
     assert code == 1 and "edges: 1 differ" in out, out
-    code, out = await run_cli(subprocess_env, "analytics", "rebuild", "--swap")
+    code, out = await run_scrai(subprocess_env, "analytics", "rebuild", "--swap")
     assert code == 0 and "swapped" in out, out
 
     path = tmp_path / "town.gexf"
-    code, out = await run_cli(
+    code, out = await run_scrai(
         subprocess_env, "export", "graph", "--format", "gexf", "--out", str(path)
     )
     assert code == 0, out
@@ -143,5 +121,5 @@ async def test_cli_rebuild_and_export(redis, keys, settings, subprocess_env, tmp
     assert g.number_of_nodes() == 8 and g.number_of_edges() == await redis.hlen(
         keys.analytics("edges")
     )
-    code, out = await run_cli(subprocess_env, "export", "graph", "--format", "csv")
+    code, out = await run_scrai(subprocess_env, "export", "graph", "--format", "csv")
     assert code == 0 and out.startswith("tick,source,target,weight")

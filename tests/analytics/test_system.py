@@ -14,12 +14,13 @@ from analytics import query
 from analytics.rebuild import build, rebuild, swap, temp_keys
 from tests.analytics.naive import assert_graph_equals_naive, recompute
 from tests.analytics.runs import app_for, drain, folded_tables, publish_run, stored_tables
-from tests.analytics.synth import World, town
+from tests.analytics.synth import World
+from tests.scenarios import grid_town
 
 
 @pytest.fixture
 def world() -> World:
-    return World(town(agents=14)).random_run(60, seed=21)
+    return World(grid_town(agents=14)).random_run(60, seed=21)
 
 
 async def get(app, path: str, **params) -> httpx.Response:
@@ -197,7 +198,7 @@ async def test_rebuild_equals_live_and_swap_heals(redis, keys, settings, world) 
 
 
 async def test_unreadable_entries_are_dead_lettered_and_skipped(redis, keys, settings) -> None:
-    world = World(town(agents=6)).random_run(20, seed=8)
+    world = World(grid_town(agents=6)).random_run(20, seed=8)
     half = len(world.committed) // 2
     log = world.committed
     world.committed = log[:half]

@@ -10,8 +10,9 @@ from scrai.scenario.store import save_scenario
 from scrai.world.state import load_clock
 from tests.analytics.naive import assert_graph_equals_naive, recompute
 from tests.analytics.runs import app_for, drain
-from tests.world.driver import Cast, random_script, read_log, running_world, until
-from tests.world.town import town
+from tests.helpers import wait_for
+from tests.scenarios import line_town
+from tests.world.driver import Cast, random_script, read_log, running_world
 
 TICKS = 25
 
@@ -22,12 +23,12 @@ async def closed(redis, keys, tick: int) -> bool:
 
 
 async def test_world_run_served_graph_equals_brute_force(redis, keys, settings) -> None:
-    scenario = town(tick_deadline_s=30)
+    scenario = line_town(tick_deadline_s=30)
     await save_scenario(redis, keys, scenario)
     cast = Cast(redis, keys, [a.id for a in scenario.agents], random_script(scenario, seed=5))
     async with running_world(settings):
         await cast.play(TICKS)
-        await until(lambda: closed(redis, keys, TICKS))
+        await wait_for(lambda: closed(redis, keys, TICKS), timeout_s=30)
     log, rejected = await read_log(redis, keys)
     assert rejected and sum(e.type == "tick" for e in log) == TICKS
 

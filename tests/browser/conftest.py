@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from scrai.embedded import free_port
+from tests.helpers import wait_for_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "tests" / "screenshots"
@@ -46,18 +46,6 @@ class Run:
         r = httpx.post(f"{self.base}/api/simulation/{action}", json=body or {}, timeout=10,
                        headers={"Authorization": f"Bearer {self.token}"})  # fmt: skip
         r.raise_for_status()
-
-
-def wait_for(cond, timeout: float, what: str, every: float = 0.1):  # type: ignore[no-untyped-def]
-    """Poll ``cond`` until it returns something truthy, or fail saying what did not happen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +87,7 @@ def run(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ru
         if not ready.wait(90) or not found:
             raise AssertionError("scrai up printed no dashboard URL:\n" + "\n".join(output[-40:]))
         run = Run(base=found["base"], token=found["token"], output=output)
-        wait_for(lambda: _get(run, "/healthz"), 30, "the API to answer")
+        wait_for_sync(lambda: _get(run, "/healthz"), 30, what="the API to answer", interval_s=0.1)
         yield run
     finally:
         if proc.poll() is None:

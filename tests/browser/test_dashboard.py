@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import Page, Run, wait_for
+from tests.browser.conftest import Page, Run
+from tests.helpers import wait_for_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -114,7 +115,7 @@ def test_clicking_a_node_opens_that_agent_in_the_inspector(page: Page, run: Run)
         pg.mouse.move(x, y)  # type: ignore[attr-defined]
         return (x, y) if node.evaluate("g => g.matches(':hover')") else None
 
-    x, y = wait_for(pointed, 20, f"the pointer to rest on {agent}")
+    x, y = wait_for_sync(pointed, 20, what=f"the pointer to rest on {agent}", interval_s=0.1)
     pg.wait_for_selector("#graph-tooltip:not([hidden])")  # type: ignore[attr-defined]
     pg.mouse.click(x, y)  # type: ignore[attr-defined]
     pg.wait_for_selector(f"#inspector[data-agent='{agent}']")  # type: ignore[attr-defined]
@@ -182,7 +183,12 @@ def test_controls_without_a_token_ask_for_it(page: Page, run: Run) -> None:
 
 def test_time_slider_shows_an_earlier_graph(page: Page, run: Run) -> None:
     # Snapshots are taken every 10 ticks: wait for history to replay.
-    wait_for(lambda: (run.api("/api/simulation")["last_closed"] or 0) >= 25, 90, "tick 25")
+    wait_for_sync(
+        lambda: (run.api("/api/simulation")["last_closed"] or 0) >= 25,
+        90,
+        what="tick 25",
+        interval_s=0.1,
+    )
     pg = open_dashboard(page, run)
     pg.wait_for_function("Number(document.getElementById('graph').dataset.links) > 0")  # type: ignore[attr-defined]
     live = {

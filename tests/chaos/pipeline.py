@@ -14,7 +14,6 @@ import math
 import os
 import signal
 import sys
-import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping
@@ -31,6 +30,7 @@ from scrai.keys import Keys
 from scrai.scenario.model import Scenario
 from scrai.supervise import Child, Supervisor
 from tests.agents.sim import default_scenario
+from tests.helpers import pid_alive, processes_with_env
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "chaos-token"
@@ -123,7 +123,7 @@ class Pipeline:
                 pids.append(int(json.loads(path.read_text())["pid"]))
             except (OSError, ValueError, KeyError):
                 continue  # being written or removed right now
-        return [p for p in pids if _alive(p)]
+        return [p for p in pids if pid_alive(p)]
 
     def running(self, kind: str) -> bool:
         """Whether a process of ``kind`` is up (so a kill hits something)."""
@@ -163,17 +163,7 @@ class Pipeline:
 
     def leftovers(self) -> list[int]:
         """Processes of this run still alive (they all carry the run's mark)."""
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and int(entry.name) != os.getpid():
-                try:
-                    env = (entry / "environ").read_bytes()
-                    state = (entry / "stat").read_text().split()[2]
-                except OSError:
-                    continue
-                if f"SCRAI_TEST_RUN_MARK={self.mark}".encode() in env and state != "Z":
-                    found.append(int(entry.name))
-        return found
+        return processes_with_env(f"SCRAI_TEST_RUN_MARK={self.mark}")
 
     def logs(self, tail: int = 1500) -> str:
         out = []
@@ -186,14 +176,6 @@ class Pipeline:
             r = await http.get("/api/analytics")
             r.raise_for_status()
             return r.json()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 async def last_closed(redis: aioredis.Redis, keys: Keys) -> int:
@@ -292,17 +274,3 @@ async def check_memory(redis: aioredis.Redis, keys: Keys, scenario: Scenario, ti
         assert all(n == 1 for n in seen.values()), f"{agent.id}: a memory written twice"
         kept += len(members)
     return kept
-
-
-def wait_for_sync(cond: Any, timeout_s: float, poll: Any = None) -> Any:
-    """Poll a plain function until truthy (for code that must not run on the event loop)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = cond()
-        if value:
-            return value
-        if poll:
-            poll()
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met in {timeout_s}s")
-        time.sleep(0.05)

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,14 @@ import redis as redis_sync
 from docker.errors import APIError, NotFound
 
 from scrai.embedded import free_port
+from tests.helpers import wait_for_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION = uuid.uuid4().hex[:8]
 SESSION_LABEL = "scrai.test-session"
+# How the Docker tests poll: four times a second (each poll asks the engine), and an
+# error while a service is still starting counts as "not yet", not as a failure.
+POLL: dict[str, Any] = {"interval_s": 0.25, "ignore": (OSError, redis_sync.RedisError)}
 
 
 def compose_command() -> list[str]:
@@ -55,7 +58,12 @@ def cleanup_session(client: Any) -> None:
             pass
     for network in client.networks.list(filters=label):
         # A network is busy until the endpoints of the tasks just removed are gone.
-        wait_until(lambda n=network: _removed(n), 30, f"network {network.name} removed")
+        wait_for_sync(
+            lambda n=network: _removed(n),
+            30,
+            what=f"network {network.name} removed",
+            **POLL,
+        )
 
 
 def _removed(network: Any) -> bool:
@@ -132,21 +140,6 @@ class Compose:
 
     def redis(self) -> redis_sync.Redis:
         return redis_sync.Redis(port=self.redis_port, decode_responses=True, socket_timeout=10)
-
-
-def wait_until(cond: Any, timeout_s: float, what: str, interval_s: float = 0.25) -> Any:
-    """Poll ``cond()`` until truthy (returned) or fail naming ``what``: no guessed sleeps."""
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-        except (OSError, redis_sync.RedisError) as exc:  # a service still starting
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(interval_s)
-    raise TimeoutError(f"{what}: not reached in {timeout_s}s (last: {last!r})")
 
 
 def session_workers(client: Any, *, running_only: bool = True, **labels: str) -> list[Any]:

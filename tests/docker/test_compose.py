@@ -17,7 +17,8 @@ import pytest
 
 from scrai.keys import Keys
 from scrai.scenario.loader import load_scenario_file
-from tests.docker.engine import ROOT, Compose, session_workers, wait_until
+from tests.docker.engine import POLL, ROOT, Compose, session_workers
+from tests.helpers import wait_for_sync
 
 # Generous per-test limits: the first test's setup builds the image and starts the stack.
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(400)]
@@ -60,7 +61,12 @@ def commit_seq(compose: Compose, agent_id: str) -> int:
 def test_up_runs_one_container_per_agent_and_the_simulation(
     stack: Compose, docker_client: Any
 ) -> None:
-    wait_until(lambda: all_running(stack), 120, "every agent's worker running\n" + stack.logs())
+    wait_for_sync(
+        lambda: all_running(stack),
+        120,
+        what="every agent's worker running\n" + stack.logs(),
+        **POLL,
+    )
     workers = session_workers(docker_client)
     assert sorted(c.labels["scrai.agent-id"] for c in workers) == AGENTS
     run_id = stack.redis().hget(KEYS.spawner_meta, "run_id")
@@ -79,10 +85,11 @@ def test_up_runs_one_container_per_agent_and_the_simulation(
 
     # The world commits every agent's actions; analytics turns them into a graph the API serves.
     redis = stack.redis()
-    wait_until(
+    wait_for_sync(
         lambda: all(commit_seq(stack, a) >= 3 for a in AGENTS),
         120,
-        "every agent has committed events\n" + stack.logs("world"),
+        what="every agent has committed events\n" + stack.logs("world"),
+        **POLL,
     )
     assert redis.xlen(KEYS.committed_events) > len(AGENTS)
 
@@ -91,7 +98,12 @@ def test_up_runs_one_container_per_agent_and_the_simulation(
         body = response.json() if response.status_code == 200 else {}
         return body if body.get("nodes") and body.get("links") else {}
 
-    body = wait_until(graph, 120, "a non-empty social graph\n" + stack.logs("analytics", "api"))
+    body = wait_for_sync(
+        graph,
+        120,
+        what="a non-empty social graph\n" + stack.logs("analytics", "api"),
+        **POLL,
+    )
     assert {n["id"] for n in body["nodes"]} <= set(AGENTS)
 
     # The workers' healthcheck (their agent's liveness in Redis, probed inside the container).
@@ -100,35 +112,50 @@ def test_up_runs_one_container_per_agent_and_the_simulation(
         mine = [i for i in items if i["Id"] in {c.id for c in workers}]
         return len(mine) == len(AGENTS) and all("(healthy)" in i["Status"] for i in mine)
 
-    wait_until(healthy, 120, "every worker container healthy")
+    wait_for_sync(healthy, 120, what="every worker container healthy", **POLL)
 
 
 def test_a_killed_agent_container_is_restarted_and_goes_on(
     stack: Compose, docker_client: Any
 ) -> None:
-    before = wait_until(lambda: all_running(stack), 60, "workers running")
+    before = wait_for_sync(lambda: all_running(stack), 60, what="workers running", **POLL)
     agent = AGENTS[0]
     [victim] = session_workers(docker_client, **{"scrai.agent-id": agent})
-    seq_before = wait_until(lambda: commit_seq(stack, agent), 60, f"{agent} committing")
+    seq_before = wait_for_sync(
+        lambda: commit_seq(stack, agent),
+        60,
+        what=f"{agent} committing",
+        **POLL,
+    )
     victim.kill()
 
     def restarted() -> dict[str, Any]:
         now = all_running(stack)
         return now if now and now[agent]["restarts"] == before[agent]["restarts"] + 1 else {}
 
-    after = wait_until(restarted, 60, f"{agent} restarted\n" + stack.logs("spawner"))
+    after = wait_for_sync(
+        restarted,
+        60,
+        what=f"{agent} restarted\n" + stack.logs("spawner"),
+        **POLL,
+    )
     assert after[agent]["handle"] != victim.id
     [replacement] = session_workers(docker_client, **{"scrai.agent-id": agent})
     assert replacement.id == after[agent]["handle"]
     # The agent goes on from where it was: its committed sequence continues, without a gap.
-    wait_until(lambda: commit_seq(stack, agent) >= seq_before + 3, 90, f"{agent} acting again")
+    wait_for_sync(
+        lambda: commit_seq(stack, agent) >= seq_before + 3,
+        90,
+        what=f"{agent} acting again",
+        **POLL,
+    )
     sequences = committed_sequences(stack, agent)
     assert sequences == list(range(1, len(sequences) + 1))
     assert len(session_workers(docker_client)) == len(AGENTS)
 
 
 def test_a_restarted_spawner_adopts_its_containers(stack: Compose, docker_client: Any) -> None:
-    wait_until(lambda: all_running(stack), 60, "workers running")
+    wait_for_sync(lambda: all_running(stack), 60, what="workers running", **POLL)
     ids_before = sorted(c.id for c in session_workers(docker_client))
     spawner = stack.container(docker_client, "spawner")
     spawner.kill()  # SIGKILL: no cleanup ran
@@ -144,9 +171,14 @@ def test_a_restarted_spawner_adopts_its_containers(stack: Compose, docker_client
             s.get("updated_at", 0) > killed_at for s in current.values()
         )
 
-    wait_until(adopted, 90, "the spawner back and reconciled\n" + stack.logs("spawner"))
+    wait_for_sync(
+        adopted,
+        90,
+        what="the spawner back and reconciled\n" + stack.logs("spawner"),
+        **POLL,
+    )
     # Several passes later, still exactly the same containers: adopted, none duplicated.
-    wait_until(lambda: all_running(stack), 30, "workers running")
+    wait_for_sync(lambda: all_running(stack), 30, what="workers running", **POLL)
     assert sorted(c.id for c in session_workers(docker_client)) == ids_before
     assert len(session_workers(docker_client, running_only=False)) == len(AGENTS)
 

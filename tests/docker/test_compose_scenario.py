@@ -10,7 +10,8 @@ import pytest
 
 from scrai.keys import Keys
 from scrai.scenario.loader import load_scenario_file
-from tests.docker.engine import ROOT, Compose, session_workers, wait_until
+from tests.docker.engine import POLL, ROOT, Compose, session_workers
+from tests.helpers import wait_for_sync
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(400)]
 KEYS = Keys("")
@@ -30,7 +31,12 @@ def test_the_scenario_comes_from_the_environment(
             done = {a for a, s in states.items() if json.loads(s).get("commit_seq", 0) >= 1}
             return done if done >= set(agents) else set()
 
-        wait_until(committed, 240, "every Smallville agent committed\n" + compose.logs("spawner"))
+        wait_for_sync(
+            committed,
+            240,
+            what="every Smallville agent committed\n" + compose.logs("spawner"),
+            **POLL,
+        )
         assert json.loads(redis.get(KEYS.scenario))["name"] == "Smallville"
         workers = session_workers(docker_client)
         assert sorted(c.labels["scrai.agent-id"] for c in workers) == agents

@@ -20,7 +20,8 @@ import redis as redis_sync
 
 from scrai.embedded import free_port
 from scrai.keys import Keys
-from tests.docker.engine import ROOT, SESSION, SESSION_LABEL, cleanup_session, wait_until
+from tests.docker.engine import POLL, ROOT, SESSION, SESSION_LABEL, cleanup_session
+from tests.helpers import wait_for_sync
 from tests.spawner.harness import AGENTS, SMALL_SCENARIO, SpawnerProcess
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -76,7 +77,7 @@ def test_one_service_per_agent_replaced_when_it_dies_and_removed_on_stop(
 ) -> None:
     network, redis_name, port = overlay
     redis = redis_sync.Redis(port=port, decode_responses=True, socket_timeout=10)
-    wait_until(redis.ping, 30, "redis on the overlay network")
+    wait_for_sync(redis.ping, 30, what="redis on the overlay network", **POLL)
     scenario = tmp_path / "small.yml"
     scenario.write_text(SMALL_SCENARIO)
     env = dict(os.environ)
@@ -116,12 +117,17 @@ def _exercise(client: Any, redis: redis_sync.Redis, spawner: SpawnerProcess) -> 
     def all_alive() -> bool:
         return set(AGENTS) <= set(redis.zrangebyscore(KEYS.agents_alive, time.time(), "+inf"))
 
-    before = wait_until(running, 120, "services running\n" + spawner.output())
+    before = wait_for_sync(running, 120, what="services running\n" + spawner.output(), **POLL)
     services = services_of_session(client)
     assert sorted(s.attrs["Spec"]["Labels"]["scrai.agent-id"] for s in services) == AGENTS
     assert all(s["backend"] == "swarm" for s in before.values())
     # The workers in the swarm really run: they keep their agents alive in Redis.
-    wait_until(all_alive, 120, "workers alive in Redis\n" + spawner.output())
+    wait_for_sync(
+        all_alive,
+        120,
+        what="workers alive in Redis\n" + spawner.output(),
+        **POLL,
+    )
 
     # Kill the task's container: the spawner replaces the service and counts the restart.
     victim = next(s for s in services if s.attrs["Spec"]["Labels"]["scrai.agent-id"] == "bob")
@@ -134,7 +140,12 @@ def _exercise(client: Any, redis: redis_sync.Redis, spawner: SpawnerProcess) -> 
         now = running()
         return now if now and now["bob"]["restarts"] == 1 else {}
 
-    after = wait_until(replaced, 120, "bob's service replaced\n" + spawner.output())
+    after = wait_for_sync(
+        replaced,
+        120,
+        what="bob's service replaced\n" + spawner.output(),
+        **POLL,
+    )
     assert after["bob"]["handle"] != victim.id
     assert len(services_of_session(client)) == len(AGENTS)
 

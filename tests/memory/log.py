@@ -1,4 +1,4 @@
-"""A small village and builders for the committed events the world system would write."""
+"""Builds the committed events the world system would write, for the memory tests."""
 
 from __future__ import annotations
 
@@ -7,55 +7,13 @@ import uuid
 from scrai.events import (
     Action,
     CommittedPayload,
-    Idle,
     Interact,
     Move,
-    Speak,
     TickEvent,
     TickPayload,
     WorldStateCommittedEvent,
 )
 from scrai.scenario.model import Scenario
-
-
-def place(pid: str, name: str, x: float, neighbors: list[str]) -> dict[str, object]:
-    return {"id": pid, "name": name, "position": [x, 0], "neighbors": neighbors}
-
-
-def village(**memory: object) -> Scenario:
-    """Bakery and square 5 apart (earshot), the mill 12 away (seen, not heard), the park far."""
-    return Scenario.model_validate(
-        {
-            "name": "village",
-            "seed": 7,
-            "world": {
-                "places": [
-                    place("bakery", "the Bakery", 0, ["square"]),
-                    place("square", "the Square", 5, ["mill"]),
-                    place("mill", "the Mill", 12, ["park"]),
-                    place("park", "the Park", 40, []),
-                ],
-                "objects": [{"id": "oven", "kind": "oven", "place": "bakery"}],
-            },
-            "agents": [
-                {
-                    "id": "alice",
-                    "name": "Alice",
-                    "place": "bakery",
-                    "relationships": [
-                        {"target": "bob", "kind": "friend"},
-                        {"target": "carol", "kind": "rival"},
-                    ],
-                },
-                {"id": "bob", "name": "Bob", "place": "bakery"},
-                {"id": "carol", "name": "Carol", "place": "square"},
-                {"id": "eve", "name": "Eve", "place": "mill"},
-                {"id": "dave", "name": "Dave", "place": "park"},
-            ],
-            "simulation": {"perception_range": 15, "hearing_range": 8, "ticks_per_day": 96},
-            "memory": memory,
-        }
-    )
 
 
 class Log:
@@ -103,6 +61,3 @@ class Log:
             tick=tick,
             payload=TickPayload(state="running"),
         )
-
-
-__all__ = ["Idle", "Interact", "Log", "Move", "Speak", "village"]

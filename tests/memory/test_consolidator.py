@@ -8,14 +8,15 @@ import uuid
 import redis.asyncio as aioredis
 
 from scrai.bus import publish_many
-from scrai.events import Event
+from scrai.events import Event, Idle, Interact, Move, Speak
 from scrai.keys import Keys
 from scrai.memory.consolidator import GROUP, MemoryConsolidator
 from scrai.memory.model import Memory
 from scrai.memory.store import MemoryStore
 from scrai.scenario.model import Scenario
 from scrai.settings import Settings
-from tests.memory.memory_village import Idle, Interact, Log, Move, Speak, village
+from tests.memory.log import Log
+from tests.scenarios import village
 
 INVITE = "Are you coming to the festival tonight?"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scrai.memory.narrate import Cast, describe_period, past, summarize
-from tests.memory.memory_village import village
+from tests.scenarios import village
 
 
 def test_periods_name_quarters_of_the_day():

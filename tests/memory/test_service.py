@@ -7,10 +7,12 @@ import signal
 import sys
 
 from scrai.bus import publish_many
+from scrai.events import Speak
 from scrai.memory.store import MemoryStore
 from scrai.scenario.store import save_scenario
 from tests.helpers import wait_for
-from tests.memory.memory_village import Log, Speak, village
+from tests.memory.log import Log
+from tests.scenarios import village
 
 
 async def test_service_consolidates_and_stops_cleanly(redis, keys, subprocess_env):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from scrai.events import Idle, Interact, Move, Speak
 from scrai.memory.consolidator import MemoryConsolidator
 from scrai.memory.store import MemoryStore
 from scrai.scenario.store import save_scenario
 from scrai.world.state import load_clock
 from tests.helpers import wait_for
-from tests.memory.memory_village import Idle, Interact, Move, Speak, village
+from tests.scenarios import village
 from tests.world.driver import Cast, running_world
 
 PLAN = {

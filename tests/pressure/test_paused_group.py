@@ -26,8 +26,8 @@ from scrai.bus.retention import parse_id
 from scrai.events import Interact, TickEvent, parse_event
 from scrai.scenario.store import save_scenario
 from tests.helpers import wait_for
+from tests.scenarios import crowd
 from tests.world.driver import Cast
-from tests.world.town import crowd
 
 pytestmark = [pytest.mark.slow]
 

@@ -13,7 +13,8 @@ from scrai.bus import publish_many
 from scrai.events import CommittedPayload, Idle, WorldStateCommittedEvent
 from scrai.memory.consolidator import MemoryConsolidator
 from tests.analytics.runs import drain, publish_run
-from tests.analytics.synth import World, town
+from tests.analytics.synth import World
+from tests.scenarios import grid_town
 
 
 def ghost_commit(tick: int) -> WorldStateCommittedEvent:
@@ -31,7 +32,7 @@ def ghost_commit(tick: int) -> WorldStateCommittedEvent:
 
 
 async def _run_with_ghost(redis, keys):  # type: ignore[no-untyped-def]
-    world = World(town(agents=6)).random_run(20, seed=3)
+    world = World(grid_town(agents=6)).random_run(20, seed=3)
     await publish_run(redis, keys, world)
     await publish_many(redis, keys.committed_events, [ghost_commit(world.committed[-1].tick)])
     return world

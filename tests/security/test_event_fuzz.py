@@ -42,7 +42,7 @@ from scrai.events import (
 )
 from scrai.keys import Keys
 from scrai.memory.consolidator import MemoryConsolidator
-from tests.memory.memory_village import village
+from tests.scenarios import village
 
 EXAMPLES = int(os.environ.get("SCRAI_FUZZ_EXAMPLES", "300"))
 REASONS = {"malformed", "unknown_type", "unsupported_schema_version"}

@@ -34,7 +34,7 @@ import pytest
 from scrai.scenario.store import save_scenario
 from tests.chaos.pipeline import Pipeline, last_closed
 from tests.helpers import wait_for
-from tests.world.town import crowd
+from tests.scenarios import crowd
 
 SECONDS = float(os.environ.get("SCRAI_SOAK_SECONDS", "60"))
 AGENTS = int(os.environ.get("SCRAI_SOAK_AGENTS", "200"))

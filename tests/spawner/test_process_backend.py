@@ -18,15 +18,11 @@ from scrai.keys import Keys
 from scrai.scenario.loader import load_scenario_file
 from scrai.scenario.store import save_scenario
 from scrai.settings import Settings
-from spawner.backends.process import ProcessBackend, _proc_start_time
-from tests.helpers import wait_for
+from spawner.backends.process import ProcessBackend
+from tests.helpers import pid_alive, wait_for
 from tests.spawner.harness import AGENTS, SpawnerProcess
 
 pytestmark = pytest.mark.slow
-
-
-def pid_alive(pid: int) -> bool:
-    return _proc_start_time(pid) is not None
 
 
 async def statuses(redis: aioredis.Redis, keys: Keys) -> dict[str, dict]:

@@ -40,11 +40,6 @@ from tests.helpers import wait_for
 Script = Callable[[str, int], Action]
 
 
-async def until(cond, timeout_s: float = 30.0, *, interval_s: float = 0.01):  # type: ignore[no-untyped-def]
-    """:func:`tests.helpers.wait_for` with a deadline that allows for a busy shared machine."""
-    return await wait_for(cond, timeout_s, interval_s=interval_s)
-
-
 def action_id(tag: str, agent_id: str, sequence: int) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"scrai:{tag}:{agent_id}:{sequence}")
 

@@ -22,8 +22,9 @@ from scrai.keys import Keys
 from scrai.scenario.store import save_scenario
 from scrai.settings import Settings
 from scrai.world.state import WorldReader, load_clock
-from tests.world.driver import Cast, random_script, read_log, replay, running_world, until
-from tests.world.town import crowd
+from tests.helpers import wait_for
+from tests.scenarios import crowd
+from tests.world.driver import Cast, random_script, read_log, replay, running_world
 
 AGENTS, TICKS, KILLS = 100, 100, 10
 
@@ -68,7 +69,7 @@ async def test_sigkill_at_random_points_loses_nothing_and_applies_nothing_twice(
     kills_at = []
     try:
         for point in points:
-            await until(lambda p=point: _at_least(progress, p), timeout_s=60, interval_s=0.001)
+            await wait_for(lambda p=point: _at_least(progress, p), timeout_s=60, interval_s=0.001)
             await asyncio.sleep(rng.uniform(0, 0.04))  # chaos timing, not a wait for a condition
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
@@ -150,7 +151,7 @@ async def test_same_scenario_and_actions_give_the_same_log(redis, settings):
         cast = Cast(redis, keys, [a.id for a in scenario.agents], random_script(scenario, seed=5))
         async with running_world(run_settings):
             await cast.play(25)
-            await until(lambda k=keys: _closed(redis, k, 25))
+            await wait_for(lambda k=keys: _closed(redis, k, 25), timeout_s=30)
         log, rejected = await read_log(redis, keys)
         logs.append((_comparable(log), _comparable(rejected)))
     commits = [e for e in logs[0][0] if e[0] != "tick"]

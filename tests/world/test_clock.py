@@ -10,8 +10,9 @@ from scrai.events import Idle
 from scrai.scenario.store import save_scenario
 from scrai.world.clock import request
 from scrai.world.state import load_clock
-from tests.world.driver import Cast, running_world, until
-from tests.world.town import town
+from tests.helpers import wait_for
+from tests.scenarios import line_town
+from tests.world.driver import Cast, running_world
 
 AGENTS = ["alice", "bob", "carol", "dan", "eve"]
 
@@ -30,22 +31,26 @@ async def playing(cast: Cast) -> AsyncIterator[asyncio.Task[None]]:
 
 
 async def test_pause_step_resume(redis, keys, settings):
-    await save_scenario(redis, keys, town(tick_interval_s=0, tick_deadline_s=30))
+    await save_scenario(redis, keys, line_town(tick_interval_s=0, tick_deadline_s=30))
     cast = Cast(redis, keys, AGENTS, lambda agent, tick: Idle())
     async with running_world(settings), playing(cast):
-        await until(lambda: clock_matches(redis, keys, lambda c: c.last_closed >= 2))
+        await wait_for(
+            lambda: clock_matches(redis, keys, lambda c: c.last_closed >= 2), timeout_s=30
+        )
         await request(redis, keys, state="paused")
-        paused = await until(
-            lambda: clock_matches(redis, keys, lambda c: c.state == "paused" and not c.is_open)
+        paused = await wait_for(
+            lambda: clock_matches(redis, keys, lambda c: c.state == "paused" and not c.is_open),
+            timeout_s=30,
         )
         start = paused.tick
         assert not await redis.exists(keys.clock_control)  # the request was applied and cleared
 
         await request(redis, keys, steps=2)
-        stepped = await until(
+        stepped = await wait_for(
             lambda: clock_matches(
                 redis, keys, lambda c: c.last_closed >= start + 2 and not c.is_open
-            )
+            ),
+            timeout_s=30,
         )
         # exactly two ticks ran, and the world is paused again
         assert (stepped.tick, stepped.last_closed) == (start + 2, start + 2)
@@ -53,34 +58,41 @@ async def test_pause_step_resume(redis, keys, settings):
         assert stepped.steps == 0
 
         await request(redis, keys, state="running")
-        await until(lambda: clock_matches(redis, keys, lambda c: c.last_closed >= start + 5))
+        await wait_for(
+            lambda: clock_matches(redis, keys, lambda c: c.last_closed >= start + 5), timeout_s=30
+        )
     ticks = [fields for _, fields in await redis.xrange(keys.committed_events)]
     tick_events = [f for f in ticks if f["type"] == "tick"]
     assert [int(f["tick"]) for f in tick_events] == list(range(1, len(tick_events) + 1))
 
 
 async def test_steps_are_ignored_while_running(redis, keys, settings):
-    await save_scenario(redis, keys, town(tick_interval_s=0, tick_deadline_s=30))
+    await save_scenario(redis, keys, line_town(tick_interval_s=0, tick_deadline_s=30))
     cast = Cast(redis, keys, AGENTS, lambda agent, tick: Idle())
     async with running_world(settings), playing(cast):
         await request(redis, keys, steps=5)
-        await until(lambda: clock_matches(redis, keys, lambda c: c.last_closed >= 2))
+        await wait_for(
+            lambda: clock_matches(redis, keys, lambda c: c.last_closed >= 2), timeout_s=30
+        )
         await request(redis, keys, state="paused")
-        paused = await until(
-            lambda: clock_matches(redis, keys, lambda c: c.state == "paused" and not c.is_open)
+        paused = await wait_for(
+            lambda: clock_matches(redis, keys, lambda c: c.state == "paused" and not c.is_open),
+            timeout_s=30,
         )
     assert paused.steps == 0
 
 
 async def test_speed_scales_interval_and_deadline(redis, keys, settings):
     # At speed 1 a tick opens every 5 s (tick 4 at 15 s at the earliest); at speed 50, every 0.1 s.
-    await save_scenario(redis, keys, town(tick_interval_s=5, tick_deadline_s=30))
+    await save_scenario(redis, keys, line_town(tick_interval_s=5, tick_deadline_s=30))
     cast = Cast(redis, keys, AGENTS, lambda agent, tick: Idle())
     async with running_world(settings), playing(cast):
-        first = await until(lambda: clock_matches(redis, keys, lambda c: c.tick >= 1))
+        first = await wait_for(
+            lambda: clock_matches(redis, keys, lambda c: c.tick >= 1), timeout_s=30
+        )
         assert first.deadline_at - first.opened_at == 30
         await request(redis, keys, speed=50)
-        fast = await until(
+        fast = await wait_for(
             lambda: clock_matches(redis, keys, lambda c: c.last_closed >= 4), timeout_s=12
         )
     assert fast.speed == 50

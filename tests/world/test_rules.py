@@ -16,12 +16,12 @@ from scrai.world.rules import (
     refill,
 )
 from scrai.world.state import initial_state
-from tests.world.town import town
+from tests.scenarios import line_town
 
 
 @pytest.fixture
 def world() -> WorldMap:
-    return WorldMap(town())
+    return WorldMap(line_town())
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from scrai.scenario.loader import load_scenario_file
 from scrai.scenario.store import save_scenario
 from scrai.world.state import WorldReader, load_clock
 from tests.conftest import ROOT
-from tests.world.driver import Cast, read_log, running_world, until
+from tests.helpers import wait_for
+from tests.world.driver import Cast, read_log, running_world
 
 
 @pytest.mark.parametrize(
@@ -22,7 +23,7 @@ async def test_shipped_scenario_runs_three_ticks(redis, keys, settings, name):
     cast = Cast(redis, keys, agents, lambda agent, tick: Idle())
     async with running_world(settings, max_ticks=3):
         await cast.play(3)
-        await until(lambda: _finished(redis, keys))
+        await wait_for(lambda: _finished(redis, keys), timeout_s=30)
     log, rejected = await read_log(redis, keys)
     assert rejected == []
     ticks = [e for e in log if isinstance(e, TickEvent)]

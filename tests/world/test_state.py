@@ -5,11 +5,11 @@ from __future__ import annotations
 from scrai.scenario.store import save_scenario
 from scrai.world.entities import ObjectState
 from scrai.world.state import WorldReader, is_seeded, seed_world
-from tests.world.town import town
+from tests.scenarios import line_town
 
 
 async def test_reader_over_a_seeded_world(redis, keys):
-    scenario = town()
+    scenario = line_town()
     await save_scenario(redis, keys, scenario)
     assert not await is_seeded(redis, keys)
     meta = await seed_world(redis, keys, scenario, run_id="r1")
@@ -43,7 +43,7 @@ async def test_reader_over_a_seeded_world(redis, keys):
 
 
 async def test_object_views_show_the_stored_stock(redis, keys):
-    scenario = town()
+    scenario = line_town()
     await save_scenario(redis, keys, scenario)
     await seed_world(redis, keys, scenario)
     reader = WorldReader(redis, keys, scenario)

@@ -17,8 +17,9 @@ from scrai.events import (
 from scrai.scenario.store import save_scenario
 from scrai.world.state import WorldReader, load_clock
 from scrai.world.system import ScenarioMismatch, WorldSystem
-from tests.world.driver import Cast, action, read_log, running_world, until
-from tests.world.town import town
+from tests.helpers import wait_for
+from tests.scenarios import line_town
+from tests.world.driver import Cast, action, read_log, running_world
 
 AGENTS = ["alice", "bob", "carol", "dan", "eve"]
 
@@ -33,7 +34,7 @@ async def closed(redis, keys, tick: int) -> bool:
 
 
 async def test_each_rule_through_the_running_system(redis, keys, settings):
-    await save_scenario(redis, keys, town(tick_deadline_s=30))
+    await save_scenario(redis, keys, line_town(tick_deadline_s=30))
     plan = {
         ("alice", 1): Move(to="square"),
         ("bob", 1): Move(to="far"),
@@ -56,7 +57,7 @@ async def test_each_rule_through_the_running_system(redis, keys, settings):
     cast = Cast(redis, keys, AGENTS, scripted(plan))
     async with running_world(settings):
         await cast.play(5)
-        await until(lambda: closed(redis, keys, 5))
+        await wait_for(lambda: closed(redis, keys, 5), timeout_s=30)
     log, rejected = await read_log(redis, keys)
     commits = [(e.tick, e.entity_id, e.sequence) for e in log if e.type == "world_state_committed"]
     assert commits == [
@@ -109,14 +110,14 @@ async def test_each_rule_through_the_running_system(redis, keys, settings):
 
 
 async def test_late_early_twice_and_out_of_sequence(redis, keys, settings):
-    await save_scenario(redis, keys, town(tick_deadline_s=30))
+    await save_scenario(redis, keys, line_town(tick_deadline_s=30))
     four = AGENTS[:4]
     cast = Cast(redis, keys, AGENTS, scripted({}))
     async with running_world(settings):
         await cast.play(2)
-        await until(lambda: closed(redis, keys, 2))
+        await wait_for(lambda: closed(redis, keys, 2), timeout_s=30)
         await redis.zrem(keys.agents_alive, "eve")  # tick 3 waits for the other four only
-        await until(lambda: cast._next_open_tick())
+        await wait_for(lambda: cast._next_open_tick(), timeout_s=30)
         await redis.xadd(keys.action_events, action("alice", 1, 3, Idle()).to_fields())
         await redis.xadd(keys.action_events, action("bob", 5, 3, Idle()).to_fields())
         for event in [
@@ -130,10 +131,10 @@ async def test_late_early_twice_and_out_of_sequence(redis, keys, settings):
         assert (await load_clock(redis, keys)).last_closed == 2
         for agent_id, seq in [("alice", 4), ("bob", 4), ("dan", 3)]:
             await redis.xadd(keys.action_events, action(agent_id, 3, seq, Idle()).to_fields())
-        await until(lambda: closed(redis, keys, 3))
+        await wait_for(lambda: closed(redis, keys, 3), timeout_s=30)
         for agent_id, seq in [("alice", 5), ("bob", 5), ("carol", 5), ("dan", 4)]:
             await redis.xadd(keys.action_events, action(agent_id, 4, seq, Idle()).to_fields())
-        await until(lambda: closed(redis, keys, 4))
+        await wait_for(lambda: closed(redis, keys, 4), timeout_s=30)
     log, rejected = await read_log(redis, keys)
     assert {(e.entity_id, e.tick, e.sequence, e.payload.reason.value) for e in rejected} == {
         ("alice", 1, 3, "late"),
@@ -151,27 +152,29 @@ async def test_late_early_twice_and_out_of_sequence(redis, keys, settings):
 
 
 async def test_seeding_is_idempotent_and_reseed_starts_over(redis, keys, settings):
-    scenario = town(tick_deadline_s=30)
+    scenario = line_town(tick_deadline_s=30)
     await save_scenario(redis, keys, scenario)
     cast = Cast(redis, keys, AGENTS, scripted({("alice", 1): Move(to="square")}))
     async with running_world(settings):
         await cast.play(3)
-        await until(lambda: closed(redis, keys, 3))
+        await wait_for(lambda: closed(redis, keys, 3), timeout_s=30)
     meta = await redis.hgetall(keys.world_meta)
     async with running_world(settings) as world:
         await cast.play(4)
-        await until(lambda: closed(redis, keys, 4))
+        await wait_for(lambda: closed(redis, keys, 4), timeout_s=30)
     assert world.run_id == meta["run_id"]
     assert await redis.hgetall(keys.world_meta) == meta  # not seeded again
     alice = await WorldReader(redis, keys).agent("alice")
     assert alice.place == "square" and alice.commit_seq == 4
 
     async with running_world(settings, reseed=True) as world:
-        await until(lambda: getattr(world, "run_id", meta["run_id"]) != meta["run_id"])
+        await wait_for(
+            lambda: getattr(world, "run_id", meta["run_id"]) != meta["run_id"], timeout_s=30
+        )
         alice = await WorldReader(redis, keys).agent("alice")
     assert alice.place == "home" and alice.commit_seq == 0
 
-    other = town()
+    other = line_town()
     other.name = "another-town"
     await save_scenario(redis, keys, other)
     system = WorldSystem(redis, keys, settings)
@@ -183,11 +186,11 @@ async def test_seeding_is_idempotent_and_reseed_starts_over(redis, keys, setting
 
 
 async def test_committed_events_read_back_through_the_event_schema(redis, keys, settings):
-    await save_scenario(redis, keys, town(tick_deadline_s=30))
+    await save_scenario(redis, keys, line_town(tick_deadline_s=30))
     cast = Cast(redis, keys, AGENTS, scripted({("bob", 1): Speak(text="hi all")}))
     async with running_world(settings):
         await cast.play(1)
-        await until(lambda: closed(redis, keys, 1))
+        await wait_for(lambda: closed(redis, keys, 1), timeout_s=30)
     entries = await redis.xrange(keys.committed_events)
     events = [parse_event(fields) for _, fields in entries]
     bob = next(e for e in events if e.entity_id == "bob")
@@ -202,7 +205,7 @@ async def test_committed_events_read_back_through_the_event_schema(redis, keys, 
 
 async def test_process_exits_zero_at_max_ticks_without_agents(redis, keys, subprocess_env):
     # No agent alive: each tick closes at its deadline, and the process ends after tick 3.
-    await save_scenario(redis, keys, town(tick_deadline_s=0.05, max_ticks=3))
+    await save_scenario(redis, keys, line_town(tick_deadline_s=0.05, max_ticks=3))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "scrai.world", env=subprocess_env, stderr=asyncio.subprocess.PIPE
     )
@@ -220,7 +223,7 @@ async def test_process_exits_zero_at_max_ticks_without_agents(redis, keys, subpr
 
 
 async def test_action_and_rejection_streams_are_trimmed_to_retention(redis, keys, settings):
-    await save_scenario(redis, keys, town())
+    await save_scenario(redis, keys, line_town())
     settings = settings.model_copy(update={"stream_retention_max_len": 1_000})
     async with running_world(settings) as world:
         events = [action("zed", 1, n, Idle()) for n in range(1, 1_501)]  # no such agent
@@ -229,7 +232,7 @@ async def test_action_and_rejection_streams_are_trimmed_to_retention(redis, keys
                 for event in events[start : start + 500]:
                     pipe.xadd(keys.action_events, event.to_fields())
                 await pipe.execute()
-        await until(lambda: _rejections_at_least(redis, keys, 1_500))
+        await wait_for(lambda: _rejections_at_least(redis, keys, 1_500), timeout_s=30)
         await world._trim()
     assert await redis.xlen(keys.action_events) == 1_000
     assert await redis.xlen(keys.rejected_events) == 1_000
