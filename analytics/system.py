@@ -151,9 +151,13 @@ class AnalyticsSystem:
         for stream_id, fields in gap:
             with contextlib.suppress(EventError):
                 state.apply(stream_id, parse_event(fields))
-        for d in batch:
-            if parse_id(d.stream_id) > position:
+        if parse_id(first) > position and parse_id(batch[-1].stream_id) > position:
+            for d in batch:  # the usual case: all new (a read returns ids in order)
                 state.apply(d.stream_id, d.event)
+        else:
+            for d in batch:
+                if parse_id(d.stream_id) > position:
+                    state.apply(d.stream_id, d.event)
         queue_save(tx, self.keys, state)
         tx.xadd(
             self.keys.analytics_updates,

@@ -10,7 +10,7 @@ group of its own, and so does the shared Consumer with a handler that does nothi
 own). Runs alternate; figures are medians.
 
 Metrics: the whole background recompute (tie arrays from the tie records, strength,
-degree, betweenness, Louvain, density, isolates, bridges) on synthetic social
+degree, betweenness, Louvain, density, isolates, bridges, insight detectors) on synthetic social
 graphs of 100, 1,000 and 10,000 agents with a realistic degree (a power-law
 cluster graph: mean degree ~12, heavy tail, high clustering).
 """
@@ -28,6 +28,7 @@ import networkx as nx
 
 from analytics import centrality
 from analytics import graph as graphs
+from analytics.insights import View, detect
 from analytics.params import Params
 from analytics.state import Edge, Node
 from analytics.system import AnalyticsSystem
@@ -187,11 +188,24 @@ def social_graph(n: int, seed: int = 3) -> tuple[dict[str, Node], list[Edge], Pa
 
 def metric_time(n: int) -> tuple[float, int, str]:
     """The metrics run as the AnalyticsSystem does it: tie arrays from the records, then
-    strength, degree, betweenness, Louvain, density, isolates, bridges (igraph)."""
+    strength, degree, betweenness, Louvain, density, isolates, bridges (igraph), then the
+    insight detectors over the result (against the communities of a differently seeded run,
+    so factions form and split)."""
     nodes, edges, params = social_graph(n)
+    ids, pairs, weights = graphs.tie_arrays(nodes, edges, params, 100, params.min_tie_strength)
+    before = centrality.compute(ids, pairs, weights, seed=params.seed + 1)["communities"]
     start = time.perf_counter()
     ids, pairs, weights = graphs.tie_arrays(nodes, edges, params, 100, params.min_tie_strength)
     result = centrality.compute(ids, pairs, weights, seed=params.seed)
+    view = View(
+        params=params,
+        tick=100,
+        nodes=nodes,
+        edges={e.key: e for e in edges},
+        metrics=result,
+        previous_communities=before,
+    )
+    detect(view)
     return time.perf_counter() - start, len(pairs), result["graph"]["betweenness"]
 
 
