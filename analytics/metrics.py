@@ -1,4 +1,4 @@
-"""The metrics run's surroundings: where networkx runs, how results and insights are stored."""
+"""The metrics run's surroundings: where the graph maths runs, how results are stored."""
 
 from __future__ import annotations
 

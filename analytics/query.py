@@ -1,7 +1,7 @@
 """Reading the graph back from Redis, in the shape the API and the exports serve.
 
 Reads only what the AnalyticsSystem stored (tables, metrics, insights,
-snapshots); nothing here computes metrics, so a request never waits on networkx.
+snapshots); nothing here computes metrics, so a request never waits on graph maths.
 """
 
 from __future__ import annotations

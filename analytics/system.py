@@ -14,7 +14,7 @@ folded first; entries at or before the position are skipped. One analytics
 process per namespace.
 
 Metrics and insights are computed by a background task every
-``metrics_interval_s`` (networkx in a separate process, so ingestion keeps the
+``metrics_interval_s`` (igraph in a separate process, so ingestion keeps the
 interpreter), never on a request.
 """
 
@@ -220,7 +220,7 @@ class AnalyticsSystem:
             seed=params.seed,
             resolution=params.louvain_resolution,
         )
-        if self._pool is not None:  # networkx in another process: ingestion keeps the GIL
+        if self._pool is not None:  # igraph in another process: ingestion keeps the GIL
             result = await asyncio.get_running_loop().run_in_executor(self._pool, job)
         else:
             result = await asyncio.to_thread(job)
