@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 MAX_FRESH = 16  # notable events of last tick kept for perception
 RECALL_EVERY_TICKS = 5
+# A cue that changes without the agent moving (a crowd shuffling around it, someone
+# new talking) waits this long since the last recall: in a crowd the cue changes every
+# tick, and recall (ranking up to max_memories entries) was most of a worker's CPU.
+RECALL_MIN_GAP_TICKS = 3
 
 
 def action_event_id(run_id: str, agent_id: str, sequence: int) -> str:
@@ -228,8 +232,15 @@ class CognitiveAgent:
     # -- recall, reason --------------------------------------------------------------
 
     def needs_recall(self, tick: int, cue: tuple[str, ...]) -> bool:
-        """Recall again when the situation changed, or every few ticks."""
-        return cue != self._cue or tick - self._recall_tick >= RECALL_EVERY_TICKS
+        """Recall again on arriving somewhere, when the situation changed (at most every
+        few ticks), or every ``RECALL_EVERY_TICKS`` anyway."""
+        since = tick - self._recall_tick
+        if since >= RECALL_EVERY_TICKS:
+            return True
+        if cue == self._cue:
+            return False
+        moved = cue[:1] != self._cue[:1]  # the place leads the cue
+        return moved or since >= RECALL_MIN_GAP_TICKS
 
     def set_recalled(self, tick: int, cue: tuple[str, ...], memories: list[RecalledMemory]) -> None:
         self.recalled, self._cue, self._recall_tick = memories, cue, tick
