@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -26,23 +24,17 @@ from spawner.backends.base import (
     LABEL_NAMESPACE,
     LABEL_RUN_ID,
     WorkerHandle,
-    worker_args,
-    worker_labels,
+)
+from spawner.backends.spec import (
+    STOP_GRACE_S,
+    WorkerSpec,
+    discover_network,
+    worker_name,
+    worker_spec,
 )
 
 log = logging.getLogger(__name__)
-STOP_GRACE_S = 5
-_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _EXIT_CODE = re.compile(r"Exited \((-?\d+)\)")
-
-
-def _parse_time(value: str) -> float:
-    """Docker's RFC 3339 timestamps (nanoseconds) to epoch seconds."""
-    if not value or value.startswith("0001-"):
-        return 0.0
-    head, _, frac = value.rstrip("Z").partition(".")
-    moment = datetime.fromisoformat(head + "+00:00").timestamp()
-    return moment + (float(f"0.{frac}") if frac else 0.0)
 
 
 def _summary_handle(item: dict[str, Any]) -> WorkerHandle:
@@ -69,43 +61,6 @@ def _summary_handle(item: dict[str, Any]) -> WorkerHandle:
         detail=detail,
         extra={"name": (item.get("Names") or ["/"])[0].lstrip("/")},
     )
-
-
-# Sparse and patient on purpose: every probe is a `docker exec`, which costs real CPU; a
-# hundred workers probing every few seconds on a busy machine time out, turn unhealthy
-# and get restarted, which makes the machine busier still. Nanoseconds, as the API wants.
-HEALTH = {
-    "interval": 30_000_000_000,
-    "timeout": 10_000_000_000,
-    "retries": 3,
-    "start_period": 120_000_000_000,
-}
-
-
-def healthcheck_command(agent_id: str) -> list[str]:
-    return ["CMD", "python", "-m", "spawner.healthcheck", agent_id]
-
-
-def worker_env(settings: Settings, run_id: str, agent_id: str) -> dict[str, str]:
-    return {
-        "SCRAI_REDIS_URL": settings.worker_redis_url or settings.redis_url or "",
-        "SCRAI_NAMESPACE": settings.namespace,
-        "SCRAI_SPAWNER_RUN_ID": run_id,
-        "SCRAI_AGENT_ID": agent_id,
-        "SCRAI_HEALTH_TTL_S": str(settings.health_ttl_s),
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-def discover_network(client: docker.DockerClient) -> str | None:
-    """The first user network of the container this process runs in (its hostname), if any."""
-    try:
-        me = client.containers.get(socket.gethostname())
-    except (NotFound, APIError):
-        return None
-    networks = me.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
-    user = [n for n in networks if n not in ("bridge", "host", "none")]
-    return sorted(user)[0] if user else None
 
 
 class DockerBackend:
@@ -137,36 +92,54 @@ class DockerBackend:
             ) from None
 
     def container_name(self, agent_id: str) -> str:
-        ns = _NAME_UNSAFE.sub("_", self.settings.namespace or "default")
-        return f"scrai-{ns}-{self.run_id[:8]}-{agent_id}"
+        return worker_name(self.settings, self.run_id, agent_id)
 
     def start(self, agent_id: str, agents: Sequence[str] = ()) -> WorkerHandle:
-        name = self.container_name(agent_id)
-        self._remove_by_name(name)  # a dead predecessor of the same name would block the create
-        container = self.client.containers.run(
-            self.settings.image,
-            command=["python", "run_agent_worker.py", *worker_args(agent_id, agents)],
-            name=name,
-            detach=True,
-            environment=worker_env(self.settings, self.run_id, agent_id),
-            labels=worker_labels(
-                self.settings.namespace, self.run_id, agent_id, self.settings.worker_labels
-            ),
-            # "host": the host's network (``scrai up --backend docker`` with a loopback Redis).
-            network=None if self.network == "host" else self.network,
-            network_mode="host" if self.network == "host" else None,
-            mem_limit=self.settings.worker_mem_limit,
-            nano_cpus=int(self.settings.worker_cpus * 1e9),
+        spec = worker_spec(self.settings, self.run_id, agent_id, agents, self.network)
+        try:
+            container_id = self._create(spec)
+        except APIError as exc:
+            if exc.status_code != 409:
+                raise
+            # A dead predecessor of the same name blocks the create: rare, so looked up only
+            # then (two calls per start, create and start, is what a hundred starts cost).
+            self._remove_by_name(spec.name)
+            container_id = self._create(spec)
+        self.client.api.start(container_id)
+        return WorkerHandle(agent_id, container_id, self.run_id, True, time.time())
+
+    def _create(self, spec: WorkerSpec) -> str:
+        """``POST /containers/create`` of the spec: the low-level call, without the SDK's
+        inspect after it (the high-level ``run`` costs two more round trips per worker)."""
+        api = self.client.api
+        host = spec.network == "host"  # the host's network: ``scrai up`` with a loopback Redis
+        host_config = api.create_host_config(
+            network_mode="host" if host else spec.network,
+            mem_limit=spec.mem_bytes,
+            nano_cpus=spec.nano_cpus,
             restart_policy={"Name": "no"},
-            healthcheck={"test": healthcheck_command(agents[0] if agents else agent_id), **HEALTH},
-            stop_signal="SIGTERM",
             init=True,  # tini as pid 1: signals reach Python, zombies are reaped
         )
-        return WorkerHandle(agent_id, container.id, self.run_id, True, time.time())
+        networking = None
+        if spec.network and not host:
+            networking = api.create_networking_config({spec.network: api.create_endpoint_config()})
+        created = api.create_container(
+            spec.image,
+            command=spec.command,
+            name=spec.name,
+            environment=spec.env,
+            labels=spec.labels,
+            host_config=host_config,
+            networking_config=networking,
+            healthcheck=spec.healthcheck,
+            stop_signal="SIGTERM",
+            detach=True,
+        )
+        return str(created["Id"])
 
     def _remove_by_name(self, name: str) -> None:
         try:
-            self.client.containers.get(name).remove(force=True)
+            self.client.api.remove_container(name, force=True)
         except NotFound:
             pass
 
@@ -185,14 +158,11 @@ class DockerBackend:
         return bool(found) and found[0].alive
 
     def stop(self, handle: WorkerHandle) -> None:
+        api = self.client.api
         try:
-            container = self.client.containers.get(handle.handle)
-        except NotFound:
-            return
-        try:
-            if container.status == "running":
-                container.stop(timeout=STOP_GRACE_S)
-            container.remove(force=True)
+            if handle.alive or handle.detail == "unhealthy":  # still running: a graceful stop
+                api.stop(handle.handle, timeout=STOP_GRACE_S)
+            api.remove_container(handle.handle, force=True)
         except NotFound:
             pass
         except APIError as exc:

@@ -16,7 +16,6 @@ import docker
 from docker.errors import APIError, NotFound
 from docker.models.services import Service
 from docker.types import EndpointSpec, Healthcheck, Resources, RestartPolicy
-from docker.utils import parse_bytes
 
 from scrai.settings import Settings
 from spawner.backends.base import (
@@ -25,16 +24,8 @@ from spawner.backends.base import (
     LABEL_NAMESPACE,
     LABEL_RUN_ID,
     WorkerHandle,
-    worker_args,
-    worker_labels,
 )
-from spawner.backends.docker import (
-    HEALTH,
-    _parse_time,
-    discover_network,
-    healthcheck_command,
-    worker_env,
-)
+from spawner.backends.spec import discover_network, parse_time, worker_name, worker_spec
 
 # Task states on the way to running (or running): the service is still doing its job.
 LIVE_TASK_STATES = {
@@ -58,38 +49,29 @@ class SwarmBackend:
         self.namespace_label = settings.namespace or "-"
 
     def service_name(self, agent_id: str) -> str:
-        ns = (self.settings.namespace or "default").replace(":", "_")
-        return f"scrai-{ns}-{self.run_id[:8]}-{agent_id}"[:63]
+        return worker_name(self.settings, self.run_id, agent_id)[:63]
 
     def start(self, agent_id: str, agents: Sequence[str] = ()) -> WorkerHandle:
+        spec = worker_spec(self.settings, self.run_id, agent_id, agents, self.network)
         name = self.service_name(agent_id)
         try:
             self.client.services.get(name).remove()  # a dead predecessor of the same name
         except NotFound:
             pass
-        labels = worker_labels(
-            self.settings.namespace, self.run_id, agent_id, self.settings.worker_labels
-        )
-        env = worker_env(self.settings, self.run_id, agent_id)
         service = self.client.services.create(
-            self.settings.image,
-            command=["python", "run_agent_worker.py", *worker_args(agent_id, agents)],
+            spec.image,
+            command=spec.command,
             name=name,
-            env=[f"{k}={v}" for k, v in env.items()],
-            labels=labels,
-            container_labels=labels,
-            networks=[self.network] if self.network else [],
-            resources=Resources(
-                cpu_limit=int(self.settings.worker_cpus * 1e9),
-                mem_limit=parse_bytes(self.settings.worker_mem_limit),
-            ),
+            env=[f"{k}={v}" for k, v in spec.env.items()],
+            labels=spec.labels,
+            container_labels=spec.labels,
+            networks=[spec.network] if spec.network else [],
+            resources=Resources(cpu_limit=spec.nano_cpus, mem_limit=spec.mem_bytes),
             restart_policy=RestartPolicy(condition="none"),
-            healthcheck=Healthcheck(
-                test=healthcheck_command(agents[0] if agents else agent_id), **HEALTH
-            ),
+            healthcheck=Healthcheck(**spec.healthcheck),
             # No virtual IP: nothing calls a worker.
             endpoint_spec=EndpointSpec(mode="dnsrr"),
-            stop_grace_period=5_000_000_000,
+            stop_grace_period=spec.stop_grace_s * 1_000_000_000,
         )
         return WorkerHandle(agent_id, service.id, self.run_id, True, time.time())
 
@@ -103,7 +85,7 @@ class SwarmBackend:
             handle=service.id,
             run_id=labels.get(LABEL_RUN_ID, ""),
             alive=alive,
-            started_at=_parse_time(service.attrs.get("CreatedAt", "")),
+            started_at=parse_time(service.attrs.get("CreatedAt", "")),
             detail=detail,
             extra={"name": service.name},
         )
