@@ -70,3 +70,12 @@ def decode_hash_json(raw: dict[str, str]) -> dict[str, Any]:
         except (json.JSONDecodeError, TypeError):
             out[key] = value
     return out
+
+
+def json_object(raw: str | None) -> dict[str, Any]:
+    """A stored JSON object (an agent's or object's state); ``{}`` if absent or not an object."""
+    try:
+        value = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}

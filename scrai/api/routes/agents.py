@@ -14,21 +14,13 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from scrai.api.deps import KeysDep, RedisDep, ScenarioDep
-from scrai.api.streams import decode_hash_json
+from scrai.api.streams import decode_hash_json, json_object
 from scrai.memory.store import MemoryStore
 from scrai.scenario.model import Scenario
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 
 AgentId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-def _loads(raw: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(raw) if raw else {}
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 @router.get("", summary="Every agent: name, place, alive")
@@ -47,7 +39,7 @@ async def list_agents(
     alive_set = set(alive)
     agents = []
     for agent in scenario.agents[:limit]:
-        state = _loads(states.get(agent.id))
+        state = json_object(states.get(agent.id))
         agents.append(
             {
                 "id": agent.id,
@@ -95,14 +87,14 @@ async def get_agent(
         pipe.zscore(keys.agents_alive, agent_id)
         pipe.hget(keys.worker_status, agent_id)
         state_raw, mind_raw, expiry, worker_raw = await pipe.execute()
-    state = _loads(state_raw)
+    state = json_object(state_raw)
     profile["start_place"] = profile.pop("place")
     return {
         **profile,
         "place": state.get("place", profile["start_place"]),
         "state": state,
         "alive": expiry is not None and float(expiry) >= time.time(),
-        "worker": _loads(worker_raw) or None,
+        "worker": json_object(worker_raw) or None,
         "mind": decode_hash_json(mind_raw),
         "memories": await _recent_memories(redis, keys, scenario, agent_id, memories)
         if memories

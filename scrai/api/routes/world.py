@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter
 
 from scrai.api.deps import KeysDep, RedisDep, ScenarioDep
+from scrai.api.streams import json_object
 
 router = APIRouter(prefix="/api", tags=["world"])
-
-
-def _loads(raw: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(raw) if raw else {}
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 @router.get("/world", summary="Places, objects and agents' positions")
@@ -44,7 +36,7 @@ async def get_world(redis: RedisDep, keys: KeysDep, scenario: ScenarioDep) -> di
     ]
     objects = []
     for obj in scenario.world.objects:
-        state = _loads(objects_raw.get(obj.id))
+        state = json_object(objects_raw.get(obj.id))
         objects.append(
             {
                 "id": obj.id,
@@ -58,7 +50,7 @@ async def get_world(redis: RedisDep, keys: KeysDep, scenario: ScenarioDep) -> di
         )
     agents = []
     for agent in scenario.agents:
-        state = _loads(agents_raw.get(agent.id))
+        state = json_object(agents_raw.get(agent.id))
         agents.append(
             {
                 "id": agent.id,
