@@ -135,7 +135,9 @@ class MemoryConsolidator:
                     if note.memory is not None:
                         state.memories.setdefault(note.agent_id, []).append(note.memory)
                     if note.fact is not None:
-                        p = state.pending.setdefault(note.agent_id, _Pending(0))
+                        p = state.pending.get(note.agent_id)
+                        if p is None:
+                            p = state.pending[note.agent_id] = _Pending(0)
                         p.new.append(note.fact)
                         if p.count >= every_events:
                             self._consolidate(state, note.agent_id, event.tick)

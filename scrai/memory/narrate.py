@@ -13,9 +13,8 @@ import math
 import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from scrai.events import Idle, Interact, Move, Speak, WorldStateCommittedEvent
 from scrai.memory.model import Memory, memory_id
@@ -42,8 +41,7 @@ _PAST = {
 Fact = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Note:
+class Note(NamedTuple):
     """What one agent keeps from one event: a memory (or None when trivial) and a fact."""
 
     agent_id: str
