@@ -52,7 +52,6 @@ def threaded_server(settings: Settings) -> Iterator[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_no_route_answers_with_a_server_error(threaded_server: str) -> None:
     schema = schemathesis.openapi.from_url(f"{threaded_server}/openapi.json")
     operations = [r.ok() for r in schema.get_all_operations()]
