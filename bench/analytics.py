@@ -152,7 +152,15 @@ async def consume_noop(redis: Any, keys: Keys, stream: str, batch: int) -> None:
     await consumer.run(burst=True)
 
 
-async def ingest_once(url: str, scenario: Scenario, log: list[Event]) -> tuple[float, float, float]:
+async def cpu_timed(work: Any) -> tuple[float, float]:
+    """Wall seconds and this process's CPU seconds that ``work()`` took."""
+    cpu = time.process_time()
+    wall = await timed(work)
+    return wall, time.process_time() - cpu
+
+
+async def ingest_once(url: str, scenario: Scenario, log: list[Event]) -> list[tuple[float, float]]:
+    """(events/s, events per CPU second) of ours, raw XREADGROUP+XACK and the no-op Consumer."""
     settings = Settings(redis_url=url, namespace=f"bench-an-{uuid.uuid4().hex[:8]}")
     keys = Keys(settings.namespace)
     redis = connect(settings, block_ms=settings.consumer_block_ms)
@@ -162,13 +170,13 @@ async def ingest_once(url: str, scenario: Scenario, log: list[Event]) -> tuple[f
             await publish_many(redis, keys.committed_events, log[i : i + 2_000])
         system = AnalyticsSystem(redis, keys, settings, freeze_heap=True)  # as the process does
         await system.start(asyncio.Event())
-        ours = await timed(lambda: system.committed.run(burst=True))
+        ours = await cpu_timed(lambda: system.committed.run(burst=True))
         assert system.state is not None and system.state.meta.events == len(log)
         batch = settings.analytics_batch_size
-        raw = await timed(lambda: consume_raw(redis, keys.committed_events, "raw", batch))
-        noop = await timed(lambda: consume_noop(redis, keys, keys.committed_events, batch))
+        raw = await cpu_timed(lambda: consume_raw(redis, keys.committed_events, "raw", batch))
+        noop = await cpu_timed(lambda: consume_noop(redis, keys, keys.committed_events, batch))
         await redis.delete(*[k async for k in redis.scan_iter(f"{settings.namespace}:*")])
-        return len(log) / ours, len(log) / raw, len(log) / noop
+        return [(len(log) / wall, len(log) / cpu) for wall, cpu in (ours, raw, noop)]
     finally:
         await redis.aclose()
 
@@ -214,14 +222,15 @@ async def run(args: argparse.Namespace) -> list[Figure]:
     side = max(2, int((agents / 3) ** 0.5))  # about three agents a place
     scenario = town(agents, side)
     log = committed_log(scenario, ticks)
-    ours, raw, noop = [], [], []
+    runs = []
     async with bench_redis() as url:
         await ingest_once(url, scenario, log[: min(len(log), 2_000)])  # warm up
         for _ in range(args.analytics_runs):
-            a, b, c = await ingest_once(url, scenario, log)
-            ours.append(a)
-            raw.append(b)
-            noop.append(c)
+            runs.append(await ingest_once(url, scenario, log))
+    ours, raw, noop = ([run[i][0] for run in runs] for i in range(3))
+    # Per CPU second of this process: steadier than wall time on a machine others load too
+    # (Redis's own work is left out of it, for both).
+    ours_cpu, raw_cpu, noop_cpu = ([run[i][1] for run in runs] for i in range(3))
     batch = Settings(redis_url="redis://unused").analytics_batch_size
     figures = [
         Figure.against(
@@ -233,6 +242,18 @@ async def run(args: argparse.Namespace) -> list[Figure]:
         Figure(f"raw XREADGROUP+XACK (same entries, batch {batch})", median(raw), "events/s"),
         Figure.against(
             "shared Consumer, no-op handler (same entries)", median(noop), "events/s", median(raw)
+        ),
+        Figure.against(
+            "AnalyticsSystem ingest per CPU second of the client (raw's as baseline)",
+            median(ours_cpu),
+            "events/cpu-s",
+            median(raw_cpu),
+        ),
+        Figure.against(
+            "shared Consumer, no-op handler, per CPU second of the client",
+            median(noop_cpu),
+            "events/cpu-s",
+            median(raw_cpu),
         ),
     ]
     metric_time(50)  # warm up: the metrics process imports igraph once, not per run
