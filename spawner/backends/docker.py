@@ -151,6 +151,11 @@ class DockerBackend:
 
     def list(self) -> list[WorkerHandle]:
         labels = [f"{LABEL_MANAGED}=true", f"{LABEL_NAMESPACE}={self.namespace_label}"]
+        if self.network and self.network != "host":
+            # Two deployments on one engine may share a namespace (two compose projects with
+            # the default one): only the workers on our network are ours, or each spawner
+            # would remove the other's as orphans of another run.
+            return self._summaries(label=labels, network=self.network)
         return self._summaries(label=labels)
 
     def is_alive(self, handle: WorkerHandle) -> bool:
