@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             system = WorldSystem(
                 redis, Keys(settings.namespace), settings,
                 reseed=args.reseed, max_ticks=args.max_ticks, name=args.name,
+                freeze_heap=True,
             )  # fmt: skip
             await system.run(stop)
         except ScenarioMismatch as exc:
