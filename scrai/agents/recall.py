@@ -56,19 +56,21 @@ class BatchRecall:
     ) -> list[RecalledMemory]:
         # Every agent recalls ~every tick over up to max_memories entries: parse them to
         # plain dicts and rank on their fields; only the k best become records.
-        items = []
-        for entry in raw:
-            try:
-                item = orjson.loads(entry)
-                if item["kind"] not in KINDS:
-                    raise ValueError(f"unknown memory kind {item['kind']!r}")
-                item["tick"], item["importance"] = int(item["tick"]), float(item["importance"])
-                items.append(item)
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("skipping unreadable memory of %s: %s", agent_id, exc)
+        try:  # one parse for the whole set; entry by entry only when one is unreadable
+            items = orjson.loads("[" + ",".join(raw) + "]")
+            if len(items) != len(raw):  # an entry that is not one JSON value
+                raise ValueError("entries do not split")
+            ticks = [int(i["tick"]) for i in items]
+            importances = [float(i["importance"]) for i in items]
+            if not all(i["kind"] in KINDS for i in items):
+                raise ValueError("unknown memory kind")
+        except (ValueError, KeyError, TypeError):
+            items = _readable(agent_id, raw)
+            ticks = [i["tick"] for i in items]
+            importances = [i["importance"] for i in items]
         best = rank_parts(
-            [i["tick"] for i in items],
-            [i["importance"] for i in items],
+            ticks,
+            importances,
             [i.get("keywords") or () for i in items],
             [i["text"] for i in items],
             [i["id"] for i in items],
@@ -81,11 +83,11 @@ class BatchRecall:
         return [
             RecalledMemory(
                 items[n]["id"],
-                items[n]["tick"],
+                ticks[n],
                 items[n]["kind"],
                 items[n]["text"],
                 round(score, 6),
-                items[n]["importance"],
+                importances[n],
             )
             for score, n, _, _, _ in best
         ]
@@ -105,3 +107,18 @@ class BatchRecall:
             for i, r in enumerate(made)
         ]
         self.store.queue_add(tx, agent_id, memories)
+
+
+def _readable(agent_id: str, raw: list[str]) -> list[dict[str, Any]]:
+    """The entries that parse as memories; the others are logged and skipped."""
+    items = []
+    for entry in raw:
+        try:
+            item = orjson.loads(entry)
+            if item["kind"] not in KINDS:
+                raise ValueError(f"unknown memory kind {item['kind']!r}")
+            item["tick"], item["importance"] = int(item["tick"]), float(item["importance"])
+            items.append(item)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("skipping unreadable memory of %s: %s", agent_id, exc)
+    return items
