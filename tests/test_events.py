@@ -265,3 +265,29 @@ def test_batch_reader_is_in_use() -> None:
     from scrai import events
 
     assert events._BATCH_READER is not None
+
+
+def test_batch_reader_gives_each_bad_entry_its_own_error() -> None:
+    from scrai.events import parse_events
+
+    good = [event.to_fields() for event in sample_events()]
+    newer = good[0] | {"schema_version": str(SCHEMA_VERSION + 1)}
+    older = good[1] | {"schema_version": "0"}
+    unknown = good[0] | {"type": "teleport"}
+    untyped = {k: v for k, v in good[0].items() if k != "type"}
+    broken = good[2] | {"payload": "{"}
+    results = parse_events([*good, newer, older, unknown, untyped, broken])
+    assert results[: len(good)] == sample_events_from(good)
+    assert isinstance(results[len(good)], UnsupportedSchemaVersion)
+    assert results[len(good) + 1] == parse_event(older)
+    assert [type(r) for r in results[len(good) + 2 :]] == [
+        UnknownEventType,
+        UnknownEventType,
+        MalformedEvent,
+    ]
+    assert parse_events(good) == sample_events_from(good)
+    assert parse_events([]) == []
+
+
+def sample_events_from(entries: list[dict[str, str]]) -> list:
+    return [parse_event(fields) for fields in entries]

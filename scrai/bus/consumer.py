@@ -305,11 +305,13 @@ class Consumer:
         self.stats.batches += 1
         deliveries: list[Delivery] = []
         dead: list[tuple[str, dict[str, str], str, str]] = []
-        present = [(i, f) for i, f in entries if f is not None]  # None: trimmed while pending
-        parsed = parse_events([fields for _, fields in present])
+        present = entries
+        if any(fields is None for _, fields in entries):  # deleted by trimming while pending
+            present = [(i, f) for i, f in entries if f is not None]
+        parsed = parse_events([fields for _, fields in present])  # type: ignore[misc]
         for (stream_id, fields), event in zip(present, parsed, strict=True):
             if isinstance(event, EventError):
-                dead.append((stream_id, fields, event.reason, str(event)))
+                dead.append((stream_id, fields, event.reason, str(event)))  # type: ignore[arg-type]
             else:
                 deliveries.append(Delivery(stream_id, event))
 
@@ -341,7 +343,8 @@ class Consumer:
         if not deliveries:
             return [], [], 0
         # Markers are the 16 raw bytes of each UUID: less to send and to keep than its text.
-        event_ids = [d.event.event_id.bytes for d in deliveries]
+        # (UUID.bytes is this, behind a Python-level property.)
+        event_ids = [d.event.event_id.int.to_bytes(16, "big") for d in deliveries]
         if not self.dedupe:
             return deliveries, event_ids, 0
         scores = await self.redis.zmscore(self._seen_key, event_ids)  # type: ignore[arg-type]
