@@ -7,7 +7,9 @@ folds it in burst mode (parse, dedupe, fold, changed records + position + ack in
 one MULTI/EXEC) while a bare XREADGROUP+XACK loop reads the same stream with a
 group of its own, and so does the shared Consumer with a handler that does nothing
 (what every consumer pays to parse and validate events before any work of its
-own). Runs alternate; figures are medians.
+own). The bench process tunes its cycle collector as ``python -m analytics`` does
+(``freeze_heap``), which helps the no-op Consumer run in it too. Runs alternate;
+figures are medians, by wall time and by CPU seconds of the bench process.
 
 Metrics: the whole background recompute (tie arrays from the tie records, strength,
 degree, betweenness, Louvain, density, isolates, bridges, insight detectors) on synthetic social
