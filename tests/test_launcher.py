@@ -34,6 +34,12 @@ def marked(mark: str) -> list[int]:
     return processes_with_env(f"SCRAI_TEST_RUN_MARK={mark}")
 
 
+def up_argv(tmp_path: Path, *options: str) -> list[str]:
+    """``scrai up`` on :func:`fast_copy`, with its own data dir and API port."""
+    command = [sys.executable, "-m", "scrai", "up", str(fast_copy(tmp_path)), *options]
+    return [*command, "--data-dir", str(tmp_path / "data"), "--port", str(free_port())]
+
+
 def env_for(subprocess_env: dict[str, str], mark: str) -> dict[str, str]:
     env = {**subprocess_env, "SCRAI_TEST_RUN_MARK": mark}
     env.pop("SCRAI_API_TOKEN", None)
@@ -43,21 +49,7 @@ def env_for(subprocess_env: dict[str, str], mark: str) -> dict[str, str]:
 @pytest.mark.slow
 def test_up_runs_n_ticks_then_stops_everything(tmp_path, settings, subprocess_env):
     mark = uuid.uuid4().hex
-    argv = [
-        sys.executable,
-        "-m",
-        "scrai",
-        "up",
-        str(fast_copy(tmp_path)),
-        "--ticks",
-        "4",
-        "--redis-url",
-        settings.redis_url,
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--port",
-        str(free_port()),
-    ]
+    argv = up_argv(tmp_path, "--ticks", "4", "--redis-url", settings.redis_url)
     done = subprocess.run(
         argv, env=env_for(subprocess_env, mark), capture_output=True, text=True, timeout=110
     )
@@ -85,17 +77,7 @@ def test_up_with_a_private_redis_stops_on_ctrl_c(tmp_path, subprocess_env):
     mark = uuid.uuid4().hex
     env = env_for(subprocess_env, mark)
     env.pop("SCRAI_REDIS_URL")
-    argv = [
-        sys.executable,
-        "-m",
-        "scrai",
-        "up",
-        str(fast_copy(tmp_path)),
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--port",
-        str(free_port()),
-    ]
+    argv = up_argv(tmp_path)
     proc = subprocess.Popen(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
