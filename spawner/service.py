@@ -8,6 +8,12 @@ a start or stop completes, it compares the agents of the stored scenario (an
 API may replace it) with the workers the backend finds, and executes what
 :func:`spawner.reconciler.reconcile` says. Per-agent status goes to
 ``keys.worker_status``. On stop it removes every worker it started.
+
+Redis away: passes fail and are retried; workers are never stopped for it. If
+the outage outlasts the lease (``spawner_lease_ttl_s``), the spawner does
+nothing to its workers until it has taken the lease back; if another spawner
+took it meanwhile, this one exits and leaves the workers to it (see
+:mod:`spawner.lease`).
 """
 
 from __future__ import annotations
