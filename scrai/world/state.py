@@ -124,7 +124,7 @@ def encode_staged(staged: Staged) -> bytes:
         "tick": str(event.tick),
         "timestamp": repr(event.timestamp),
         "schema_version": str(event.schema_version),
-        "payload": '{"action":' + orjson.dumps(staged.action).decode() + "}",
+        "payload": orjson.dumps({"action": staged.action}).decode(),
     }
     if event.trace_id is not None:
         fields["trace_id"] = event.trace_id
