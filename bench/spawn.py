@@ -9,6 +9,12 @@ the spawner is stopped and the time it takes to remove all its workers is the
 third figure. The docker backend runs Redis as a container on a bench network
 (workers reach it by name; the host by a loopback port) and the ScrAI image
 built from this checkout. Goal: 50 containers ticking within 30 s.
+
+Where the time goes: the CPU seconds per agent spent until every agent
+committed, by the spawner process, the workers (their processes, or the
+containers' cgroup) and, for docker, the engine (dockerd, containerd and its
+shims, when they run on this host). The machine is shared: CPU seconds are
+the figure that does not depend on what else runs.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,6 +41,55 @@ from scrai.keys import Keys
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_DOCKER_50_S = 30.0
+CGROUPS = Path("/sys/fs/cgroup/cpuacct/docker")  # cgroup v1 hosts
+ENGINE = re.compile(rb"(^|/)(dockerd|containerd|containerd-shim[^/]*)$")
+
+
+def _proc_cpu(pid: int, children: bool = False) -> float:
+    """CPU seconds of ``pid`` (and of its reaped children), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = sum(int(f) for f in fields[11 : 15 if children else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def containers_cpu(namespace: str) -> float:
+    """CPU seconds of the running worker containers of ``namespace`` (their cgroups)."""
+    import docker
+
+    client = docker.from_env()
+    try:
+        items = client.api.containers(filters={"label": f"scrai.namespace={namespace}"})
+    finally:
+        client.close()
+    total = 0.0
+    for item in items:
+        try:
+            total += int((CGROUPS / item["Id"] / "cpuacct.usage").read_text()) / 1e9
+        except OSError:
+            pass
+    return total
+
+
+def cpu_snapshot(spawner_pid: int, backend: str, namespace: str) -> dict[str, float]:
+    """CPU seconds so far: spawner, workers, engine (docker on this host only)."""
+    out = {"spawner": _proc_cpu(spawner_pid), "workers": 0.0, "engine": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if backend == "process" and any(c.endswith(b"run_agent_worker.py") for c in command):
+            out["workers"] += _proc_cpu(int(entry.name))
+        elif backend == "docker" and ENGINE.search(command[0]):
+            out["engine"] += _proc_cpu(int(entry.name), children=True)  # runc: reaped children
+    if backend == "docker" and CGROUPS.exists():
+        out["workers"] = containers_cpu(namespace)  # all started after the snapshot before
+    return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,9 +137,11 @@ def measure(
         world = subprocess.Popen(
             [sys.executable, "-m", "scrai.world"], env=env, stdout=log, stderr=log
         )
+        cpu_before = cpu_snapshot(-1, backend, namespace)
         start = time.perf_counter()
         spawner = subprocess.Popen(spawn, env=env, cwd=ROOT, stdout=log, stderr=log)
     alive_s = committed_s = None
+    cpu: dict[str, float] = {}
     seen: set[str] = set()
     try:
         while time.perf_counter() - start < timeout_s and committed_s is None:
@@ -97,6 +155,8 @@ def measure(
             done = {a for a, s in states.items() if json.loads(s).get("commit_seq", 0) >= 1}
             if ids <= done:
                 committed_s = time.perf_counter() - start
+                after = cpu_snapshot(spawner.pid, backend, namespace)
+                cpu = {k: (after[k] - cpu_before[k]) / agents for k in after}
             time.sleep(0.1)  # polling interval of the measurement
         stop_start = time.perf_counter()
         spawner.terminate()
@@ -115,6 +175,9 @@ def measure(
         Figure(f"{label}: all committed", committed_s if committed_s is not None else nan, "s"),
         Figure(f"{label}: stop, all removed", stop_s, "s"),
     ]
+    for part, seconds in cpu.items():
+        if part != "engine" or backend == "docker":
+            figures.append(Figure(f"{label}: CPU per agent, {part}", seconds * 1000, "ms"))
     if backend == "docker" and agents == 50 and committed_s is not None:
         figures[1] = Figure.against(figures[1].figure, committed_s, "s", GOAL_DOCKER_50_S)
     return figures
