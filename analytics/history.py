@@ -5,7 +5,8 @@ between is the latest snapshot at or before it, plus the committed entries after
 that snapshot's stream position up to the tick's ``TickEvent``, folded into a
 throwaway state. Without a snapshot, the replay starts from the seeded scenario.
 When the stream no longer holds those entries (trimmed), the snapshot is served
-as it is and the answer says so.
+as it is and the answer says so. Only the current run counts: a stream holding earlier
+runs (the world seeded again) is replayed from the current run's start.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from analytics.ingest import AnalyticsState
 from analytics.params import Params
 from analytics.space import Space
 from analytics.state import Edge, Movement, Node, ObjectStats
-from analytics.tables import read_snapshot
+from analytics.tables import read_meta, read_snapshot
 from scrai.bus.retention import parse_id
 from scrai.events import EventError, TickEvent, parse_event
 from scrai.keys import Keys
@@ -61,14 +62,14 @@ async def graph_as_of(
     if snap is not None:
         state = state_from_snapshot(snap, params, space)
         state.attach(scenario)
-    else:
+    else:  # from the seed of the current run (a stream may hold earlier runs before it)
         state = AnalyticsState.seeded(scenario, params)
+        meta = await read_meta(redis, keys)
+        state.meta.position = meta.run_start if meta else "0-0"
     if state.meta.tick >= as_of:
         return state, "snapshot"
     first = cast(Entries, await redis.xrange(keys.committed_events, "-", "+", count=1))
-    if state.meta.position != "0-0" and (
-        not first or parse_id(first[0][0]) > parse_id(state.meta.position)
-    ):
+    if snap is not None and (not first or parse_id(first[0][0]) > parse_id(state.meta.position)):
         return state, "snapshot (the stream after it was trimmed)"
     start = f"({state.meta.position}"
     while True:
@@ -80,7 +81,7 @@ async def graph_as_of(
                 event = parse_event(fields)
             except EventError:
                 continue
-            if event.tick > as_of:
+            if event.tick > as_of or state.starts_new_run(event):
                 return state, "replay"
             state.apply(stream_id, event)
             if isinstance(event, TickEvent) and event.tick == as_of:

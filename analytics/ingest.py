@@ -80,6 +80,23 @@ class AnalyticsState:
             state._arrive(agent.id, agent.place, 0)
         return state
 
+    def starts_new_run(self, event: AnyEvent) -> bool:
+        """Whether ``event`` belongs to a new run: ticks went back (the world was seeded again).
+
+        Within a run every entry after the ``TickEvent`` closing tick t is of a later tick,
+        so an entry at or before the last closed tick can only come from a new run.
+        """
+        return event.tick <= self.meta.tick
+
+    def new_run(self, scenario: Scenario | None) -> AnalyticsState:
+        """Fresh tables for the run that begins after this state's position, every record dirty
+        (the stored tables of the old run are replaced as a whole)."""
+        fresh = AnalyticsState.seeded(scenario)
+        fresh.meta.position = fresh.meta.run_start = self.meta.position
+        for name in TABLES:
+            fresh.dirty[name] = set(fresh.table(name))
+        return fresh
+
     def attach(self, scenario: Scenario | None) -> None:
         """Set what is not stored in the tables (object places) after loading them."""
         if scenario is not None:

@@ -75,12 +75,17 @@ async def build(redis: aioredis.Redis, keys: Keys, into: Keys) -> RebuildReport:
     state = AnalyticsState.seeded(scenario)
     report = RebuildReport()
     async for chunk in _entries(redis, keys.committed_events):
+        new_run = False
         for stream_id, event in chunk:
             if event is None:
                 state.meta.position = stream_id  # the consumer dead-letters it: not folded
                 continue
+            if state.starts_new_run(event):  # as the live system does: the last run only
+                state, new_run = state.new_run(scenario), True
             state.apply(stream_id, event)
             report.events += 1
+        if new_run:  # the old run's records (and snapshots) already written under ``into``
+            await _delete_namespace_tables(redis, into)
         async with redis.pipeline(transaction=False) as p:
             queue_save(p, into, state)
             await p.execute()
@@ -88,12 +93,13 @@ async def build(redis: aioredis.Redis, keys: Keys, into: Keys) -> RebuildReport:
         queue_save(p, into, state)  # the seeded cast, when the stream is empty
         p.hset(into.analytics("meta"), "params", state.params.to_json())
         await p.execute()
+    tick = 0
     async for chunk in _entries(redis, keys.rejected_events):
-        entries = [(sid, ev) for sid, ev in chunk]
+        readable = [(sid, ev) for sid, ev in chunk if ev is not None]
         async with redis.pipeline(transaction=False) as p:
-            queue_rejections(p, into, [(sid, ev) for sid, ev in entries if ev is not None])
+            tick = queue_rejections(p, into, readable, tick)
             await p.execute()
-        report.rejected += len(entries)
+        report.rejected += len(chunk)
     report.position, report.tick = state.meta.position, state.meta.tick
     return report
 

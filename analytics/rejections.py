@@ -39,14 +39,39 @@ def count_rejections(
     return counts, evidence
 
 
-def queue_rejections(tx: Pipeline, keys: Keys, entries: list[tuple[str, Any]]) -> None:
-    """Queue rejection counters and evidence for ``entries``, and advance the rejected position."""
+def last_run(entries: list[tuple[str, Any]], tick: int) -> tuple[list[tuple[str, Any]], bool, int]:
+    """The entries of the latest run, whether a new run began in them, and the tick reached.
+
+    Rejections of one run come in tick order, several to a tick; a tick lower than the
+    one reached (``tick``, from earlier entries) means the world was seeded again (pure).
+    """
+    start, new_run = 0, False
+    for i, (_, event) in enumerate(entries):
+        if event.tick < tick:
+            start, new_run = i, True
+        tick = event.tick
+    return entries[start:], new_run, tick
+
+
+def queue_rejections(
+    tx: Pipeline, keys: Keys, entries: list[tuple[str, Any]], tick: int = 0
+) -> int:
+    """Queue rejection counters and evidence for ``entries``, and advance the rejected position.
+
+    ``tick`` is the tick the counters are at; when the entries start a new run, the counters
+    of the old one are deleted first. Returns the tick reached.
+    """
     if not entries:
-        return
+        return tick
+    position = entries[-1][0]
+    entries, new_run, tick = last_run(entries, tick)
+    if new_run:
+        tx.delete(keys.analytics("rejections"), keys.analytics("rejections:evidence"))
     counts, evidence = count_rejections(entries)
     for name, n in counts.items():
         tx.hincrby(keys.analytics("rejections"), name, n)
     if evidence:
         tx.rpush(keys.analytics("rejections:evidence"), *(json.dumps(e) for e in evidence))
         tx.ltrim(keys.analytics("rejections:evidence"), -REJECTION_EVIDENCE_KEPT, -1)
-    tx.hset(keys.analytics("meta"), "rejected_position", entries[-1][0])
+    tx.hset(keys.analytics("meta"), mapping={"rejected_position": position, "rejected_tick": tick})
+    return tick

@@ -257,6 +257,9 @@ class Meta:
     tick: int = 0
     events: int = 0
     tick_event: str | None = None
+    # The stream id just before the first entry of the current run ("0-0": the stream's
+    # first run). A re-seeded world starts a new run on the same stream (ticks go back).
+    run_start: str = "0-0"
 
     def as_fields(self) -> dict[str, str]:
         return {
@@ -264,6 +267,7 @@ class Meta:
             "tick": str(self.tick),
             "events": str(self.events),
             "tick_event": self.tick_event or "",
+            "run_start": self.run_start,
         }
 
     @classmethod
@@ -273,6 +277,7 @@ class Meta:
             tick=int(fields.get("tick", 0)),
             events=int(fields.get("events", 0)),
             tick_event=fields.get("tick_event") or None,
+            run_start=fields.get("run_start") or "0-0",
         )
 
 

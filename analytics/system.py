@@ -13,6 +13,12 @@ batch (already acknowledged, e.g. after a rebuild) are read with XRANGE and
 folded first; entries at or before the position are skipped. One analytics
 process per namespace.
 
+When ticks go back (the world was seeded again, ``scrai up --reseed``: a new run
+on the same stream), the tables start over from the scenario stored then, and the
+old run's keys (tables, snapshots, metrics, insights) are deleted in the MULTI/EXEC
+that stores the new run's first batch, so the tables hold the last run only, as a
+rebuild does. The rejection counters follow the same rule by tick.
+
 Metrics and insights are computed by a background task every
 ``metrics_interval_s`` (igraph in a separate process, so ingestion keeps the
 interpreter), never on a request.
@@ -40,7 +46,13 @@ from analytics.ingest import AnalyticsState
 from analytics.insights import View, detect
 from analytics.metrics import UPDATES_MAX_LEN, metrics_pool, rivals_of, store_metrics
 from analytics.rejections import queue_rejections
-from analytics.tables import load_state, queue_save, read_rejection_evidence, read_rejections
+from analytics.tables import (
+    load_state,
+    queue_save,
+    read_rejection_evidence,
+    read_rejections,
+    run_keys,
+)
 from scrai.bus import Consumer, Delivery
 from scrai.bus.consumer import TRANSIENT
 from scrai.bus.retention import parse_id
@@ -151,25 +163,43 @@ class AnalyticsSystem:
         assert self.state is not None, "start() first"
         first = batch[0].stream_id
         gap = await self._sync(self.keys.committed_events, first)
-        state = self.state
-        position = parse_id(state.meta.position)
+        position = parse_id(self.state.meta.position)
+        entries: list[tuple[str, Any]] = []
         for stream_id, fields in gap:
             with contextlib.suppress(EventError):
-                state.apply(stream_id, parse_event(fields))
+                entries.append((stream_id, parse_event(fields)))
         if parse_id(first) > position and parse_id(batch[-1].stream_id) > position:
-            for d in batch:  # the usual case: all new (a read returns ids in order)
-                state.apply(d.stream_id, d.event)
+            entries += [(d.stream_id, d.event) for d in batch]  # the usual case: all new
         else:
-            for d in batch:
-                if parse_id(d.stream_id) > position:
-                    state.apply(d.stream_id, d.event)
+            entries += [(d.stream_id, d.event) for d in batch if parse_id(d.stream_id) > position]
+        new_run = False
+        state = self.state
+        for stream_id, event in entries:
+            if state.starts_new_run(event):
+                await self._start_over(event.tick)
+                state, new_run = self.state, True
+            state.apply(stream_id, event)
+        if new_run:  # the old run's keys go in the same MULTI/EXEC as the new run's tables
+            tx.delete(*await run_keys(self.redis, self.keys))
+            tx.hset(self.keys.analytics("meta"), "params", state.params.to_json())
         queue_save(tx, self.keys, state)
-        tx.xadd(
-            self.keys.analytics_updates,
-            {"kind": "tables", "tick": state.meta.tick, "events": state.meta.events},
-            maxlen=UPDATES_MAX_LEN,
-            approximate=True,
-        )
+        update = {"kind": "tables", "tick": state.meta.tick, "events": state.meta.events}
+        if new_run:
+            update["new_run"] = 1
+        tx.xadd(self.keys.analytics_updates, update, maxlen=UPDATES_MAX_LEN, approximate=True)
+
+    async def _start_over(self, tick: int) -> None:
+        """A new run (the world was seeded again): fresh tables from the scenario in Redis now
+        (a re-seed may come with another scenario); the caller queues the old run's deletion."""
+        assert self.state is not None
+        last = self.state.meta.tick
+        log.info("tick %d after tick %d: a new run; analytics start over", tick, last)
+        scenario = await load_scenario(self.redis, self.keys)
+        if scenario is not None:
+            self.scenario = scenario
+        self.state = self.state.new_run(self.scenario)
+        self.previous_communities = None  # the old run's factions are not this one's
+        self._metrics_mark = None
 
     async def _sync(self, stream: str, first: str) -> list[tuple[str, dict[str, str]]]:
         """Sync the in-memory tables with the stored ones; return the entries not yet folded."""
@@ -189,10 +219,14 @@ class AnalyticsSystem:
     # -- the rejected stream ----------------------------------------------------------------
 
     async def handle_rejected(self, batch: list[Delivery], tx: Pipeline) -> None:
-        """Count rejections per object, agent and reason, exactly once by stream position."""
+        """Count rejections per object, agent and reason, exactly once by stream position;
+        when ticks go back (a new run) the counters start over, in the same MULTI/EXEC."""
         meta = self.keys.analytics("meta")
         first = batch[0].stream_id
-        stored = cast(str | None, await self.redis.hget(meta, "rejected_position")) or "0-0"
+        stored, tick = cast(
+            list[str | None], await self.redis.hmget(meta, ["rejected_position", "rejected_tick"])
+        )
+        stored = stored or "0-0"
         gap = cast(
             list[tuple[str, dict[str, str]]],
             await self.redis.xrange(self.keys.rejected_events, f"({stored}", f"({first}"),
@@ -204,7 +238,7 @@ class AnalyticsSystem:
         entries += [
             (d.stream_id, d.event) for d in batch if parse_id(d.stream_id) > parse_id(stored)
         ]
-        queue_rejections(tx, self.keys, entries)
+        queue_rejections(tx, self.keys, entries, int(tick or 0))
 
     # -- metrics ----------------------------------------------------------------------------
 
@@ -243,6 +277,8 @@ class AnalyticsSystem:
             rivals=rivals_of(self.scenario),
         )
         found = detect(view)
+        if self.state is not state:  # a new run began meanwhile: these belong to the old one
+            return None
         await store_metrics(self.redis, self.keys, tick, result, found)
         self.previous_communities = result["communities"]
         return {"tick": tick, **result, "insights": found}

@@ -5,7 +5,8 @@ Layout (every name from ``keys.analytics(...)``):
 - ``nodes``, ``edges``, ``movement``, ``places``, ``objects``: hashes, record id ->
   JSON record (see :mod:`analytics.state`); an edge's id is ``"a|b"`` with ``a < b``.
 - ``meta``: hash ``position`` (last committed-stream id folded in), ``tick`` (last
-  closed tick), ``events``, ``tick_event``; ``rejected_position`` for the rejections.
+  closed tick), ``events``, ``tick_event``, ``run_start`` (the stream id before the
+  current run's first entry); ``rejected_position`` and ``rejected_tick`` for the rejections.
 - ``rejections``: hash of counters ``<object>``, ``<object>|<agent>``, ``reason:<r>``;
   ``rejections:evidence``: list of recent ``[event_id, tick, agent, object, reason]``.
 - ``snapshot:<tick>``: JSON graph as of that tick; ``snapshots``: zset tick -> tick.
@@ -90,6 +91,17 @@ def table_keys(keys: Keys) -> list[str]:
     """Every key holding folded state (what a rebuild replaces), snapshots excluded."""
     names = [*STATE_TABLES, "meta", "rejections", "rejections:evidence", "snapshots"]
     return [keys.analytics(n) for n in names]
+
+
+# What belongs to one run besides the meta (whose fields a new run overwrites): the
+# tables, the snapshots' index and the metrics task's output.
+RUN_TABLES = (*STATE_TABLES, "snapshots", "metrics", "insights")
+
+
+async def run_keys(redis: aioredis.Redis, keys: Keys) -> list[str]:
+    """Every key a run's committed events built (a new run deletes them), snapshots included."""
+    snaps = [k async for k in redis.scan_iter(match=keys.analytics(f"{SNAPSHOT_PREFIX}*"))]
+    return [*(keys.analytics(n) for n in RUN_TABLES), *sorted(snaps)]
 
 
 async def snapshot_ticks(redis: aioredis.Redis, keys: Keys) -> list[int]:
