@@ -69,6 +69,8 @@ class AgentWorker:
         self.ids = sorted(set(agent_ids))
         self.specs = [specs[a] for a in self.ids]
         self.health_ttl_s = health_ttl_s
+        # The same cap as every other service's reconnect backoff (SCRAI_RECONNECT_MAX_BACKOFF_S).
+        self.max_backoff_s = settings.reconnect_max_backoff_s if settings else MAX_BACKOFF_S
         # LLM brains share this worker's client and settings (the rule brain needs neither).
         self.brain_factory = brain_factory or (
             lambda sc, spec: make_brain(sc, spec, settings=settings, redis=redis, keys=keys)
@@ -166,10 +168,10 @@ class AgentWorker:
                     # _follow only returns at the end, so a calm spell since the last
                     # outage (not a return) is what starts the backoff over.
                     now = time.monotonic()
-                    if now - last_outage > 4 * MAX_BACKOFF_S:
+                    if now - last_outage > 4 * self.max_backoff_s:
                         backoff = 0.0
                     last_outage = now
-                    backoff = min(MAX_BACKOFF_S, max(0.1, backoff * 2))
+                    backoff = min(self.max_backoff_s, max(0.1, backoff * 2))
                     log.warning(
                         "%s: redis unavailable (%s); retry in %.1fs", self.name, exc, backoff
                     )

@@ -92,11 +92,9 @@ async def still_there(client: aioredis.Redis, keys: Keys, before: dict) -> None:
 @pytest.mark.timeout(300 + ROUNDS * 40)
 async def test_redis_sigkilled_and_restarted_rounds(tmp_path) -> None:
     server = EmbeddedRedis(tmp_path / "redis", appendfsync="always").start()
-    # The spawner's lease at its default lifetime: with the short one the process-kill test
-    # uses (2 s, for a quick takeover) an outage outlives the lease and the spawner exits.
-    pipeline = Pipeline(
-        server.url, "redischaos", tmp_path / "run", extra_env={"SCRAI_SPAWNER_LEASE_TTL_S": "10"}
-    )
+    # The spawner keeps the short lease of the process-kill test (2 s): an outage outlives
+    # it, and the spawner must take it back rather than give up its workers.
+    pipeline = Pipeline(server.url, "redischaos", tmp_path / "run")
     keys = pipeline.keys
     scenario = chaos_scenario(10 * (ROUNDS * (TICKS_PER_ROUND + 4) + 20), deadline_s=2.0)
     # The test's own client: one connection, retried across the restart (it is counted too).
