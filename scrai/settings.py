@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # batch; a batch of a large cast touches thousands of agents, so bigger batches
     # cut its commands per event (it reads big batches only when it has fallen behind).
     memory_batch_size: int = Field(default=2_000, ge=1)
+    # Backpressure: the world holds the clock while a live reader of the committed log in
+    # one of these groups is more than this many ticks' worth of entries behind (0: never).
+    world_max_consumer_lag_ticks: int = Field(default=10, ge=0)
+    world_paced_groups: list[str] = Field(default_factory=lambda: ["memory", "analytics"])
 
     # API server.
     api_host: str = "127.0.0.1"

@@ -48,6 +48,7 @@ class Status:
     agents_alive: int
     agents_known: int
     streams: list[StreamStatus]
+    waiting_for: list[str] = field(default_factory=list)  # readers holding the clock
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,11 +105,21 @@ async def read_status(redis: aioredis.Redis, keys: Keys) -> Status:
         p.zcount(keys.agents_alive, now, "+inf")
         p.zcard(keys.agents_alive)
         p.hlen(keys.agents_state)
+        p.get(keys.health("world"))
         names = stream_names(keys)
         for name in names:
             p.xlen(name)
             p.xlen(keys.dead_letter(name))
-        clock, meta, scenario_json, alive, known_alive, known_state, *lengths = await p.execute()
+        (
+            clock,
+            meta,
+            scenario_json,
+            alive,
+            known_alive,
+            known_state,
+            world,
+            *lengths,
+        ) = await p.execute()
     scenario = meta.get("scenario")
     if scenario is None and scenario_json:
         scenario = json.loads(scenario_json).get("name")
@@ -127,6 +138,7 @@ async def read_status(redis: aioredis.Redis, keys: Keys) -> Status:
         agents_alive=int(alive),
         agents_known=max(int(known_alive), int(known_state)),
         streams=streams,
+        waiting_for=list(json.loads(world).get("waiting_for", [])) if world else [],
     )
 
 
@@ -137,7 +149,8 @@ def format_status(status: Status) -> list[str]:
         f"scenario    {status.scenario or '-'}  run {status.run_id or '-'}",
         f"clock       tick {status.tick if status.tick is not None else '-'} "
         f"(last closed {status.last_closed if status.last_closed is not None else '-'}) "
-        f"{status.state}, speed {status.speed if status.speed is not None else '-'}",
+        f"{status.state}, speed {status.speed if status.speed is not None else '-'}"
+        + (f"; held for {', '.join(status.waiting_for)} to catch up" if status.waiting_for else ""),
         f"agents      {status.agents_alive} alive of {status.agents_known}",
         "",
         f"{'stream':<40} {'length':>9} {'dead':>6}  group: lag / pending (consumers)",

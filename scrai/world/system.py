@@ -41,6 +41,7 @@ from scrai.scenario.store import load_scenario
 from scrai.settings import Settings
 from scrai.world import state as store
 from scrai.world.clock import Clock, ClockControl, may_open, next_open_at, open_next
+from scrai.world.pacing import ConsumerPacing
 from scrai.world.rules import (
     Accepted,
     Rejected,
@@ -120,6 +121,11 @@ class WorldSystem:
             max_backoff_s=settings.reconnect_max_backoff_s,
         )  # fmt: skip
         self.control = ClockControl(redis, keys)
+        self.pacing = ConsumerPacing(
+            redis, keys.committed_events, settings.world_paced_groups,
+            max_lag_ticks=settings.world_max_consumer_lag_ticks,
+            live_idle_ms=settings.consumer_claim_idle_ms,
+        )  # fmt: skip
         self.staged: dict[int, dict[str, store.Staged]] = {}
         self.last_seq: dict[str, int] = {}  # highest sequence staged per agent
         self.committed = 0
@@ -255,17 +261,21 @@ class WorldSystem:
         if clock.is_open and await self._ready_to_close(now):
             await self._close_tick(now)
             return "closed"
-        if may_open(clock, now, self.tick_interval_s):
+        if may_open(clock, now, self.tick_interval_s) and not await self._held(now):
             await self._open_tick(now)
             return "opened"
         await self._consume(self._wait_s(now))
         return "consumed"
 
+    async def _held(self, now: float) -> bool:
+        """Whether a reader of the committed log is too far behind to open a tick now."""
+        return await self.pacing.held(len(self.map.agent_ids) + 1, now)
+
     def _wait_s(self, now: float) -> float:
         wait = POLL_S
         if self.clock.is_open:
             wait = min(wait, self.clock.deadline_at - now)
-        elif self.clock.state == "running":
+        elif self.clock.state == "running" and not self.pacing.waiting_for:
             wait = min(wait, next_open_at(self.clock, self.tick_interval_s) - now)
         return max(0.001, wait)
 
@@ -285,7 +295,12 @@ class WorldSystem:
         if not force and now - self._health_at < HEALTH_EVERY_S:
             return
         self._health_at = now
-        status = {"tick": self.clock.tick, "state": self.clock.state, "at": now}
+        status = {
+            "tick": self.clock.tick,
+            "state": self.clock.state,
+            "at": now,
+            "waiting_for": self.pacing.waiting_for,  # readers holding the clock (backpressure)
+        }
         await self.redis.set(
             self.keys.health("world"), json.dumps(status), ex=self.settings.health_ttl_s
         )
@@ -437,6 +452,9 @@ class WorldSystem:
                 duration_ms=round((now - clock.opened_at) * 1000, 3),
             ),
         )
+        # Whether the next tick may open counts this tick's entries as written already.
+        self.pacing.wrote(committed + 1)
+        open_now = may_open(clock, now, self.tick_interval_s) and not await self._held(now)
         async with self.redis.pipeline(transaction=True) as tx:
             if agents:
                 tx.hset(self.keys.agents_state, mapping=agents)  # type: ignore[arg-type]
@@ -452,7 +470,7 @@ class WorldSystem:
                 tx.eval(_XADD_EVENTS_LUA, 1, self.keys.rejected_events, *rejections)
             # UNLINK: the hash is freed off the server's main thread, gone all the same.
             tx.unlink(self.keys.staged_actions(tick))
-            if may_open(clock, now, self.tick_interval_s):
+            if open_now:
                 self._queue_open(tx, now)  # no round trip of its own when the next tick is due
             else:
                 tx.hset(self.keys.clock, mapping=clock.to_hash())  # type: ignore[arg-type]
