@@ -15,7 +15,7 @@ from redis.exceptions import ResponseError
 from analytics import graph as graphs
 from analytics.history import graph_as_of
 from analytics.params import KINDS, Params
-from analytics.state import Movement
+from analytics.state import Movement, as_dict, load
 from analytics.tables import read_meta, read_snapshot, read_table
 from scrai.keys import Keys
 from scrai.scenario.store import load_scenario
@@ -141,14 +141,14 @@ async def read_agent(redis: aioredis.Redis, keys: Keys, agent_id: str) -> dict[s
     raw = await redis.hget(keys.analytics("nodes"), agent_id)
     if raw is None:
         return None
-    node = json.loads(raw)
+    node = as_dict("nodes", load("nodes", raw))
     params = await read_params(redis, keys)
     meta = await read_meta(redis, keys)
     tick = meta.tick if meta else 0
     move_raw = await redis.hget(keys.analytics("movement"), agent_id)
     movement: dict[str, Any] = {}
     if move_raw:
-        m = Movement(**json.loads(move_raw))
+        m: Movement = load("movement", move_raw)
         movement = {
             "place": m.place,
             "distance": m.distance,

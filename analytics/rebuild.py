@@ -8,6 +8,7 @@ reloads, and folds whatever the stream holds past the rebuilt position.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -16,6 +17,7 @@ import redis.asyncio as aioredis
 
 from analytics.ingest import AnalyticsState
 from analytics.rejections import queue_rejections
+from analytics.state import TABLES, dump, load
 from analytics.tables import SNAPSHOT_PREFIX, queue_save, table_keys
 from scrai.events import AnyEvent, EventError, parse_event
 from scrai.keys import Keys
@@ -111,7 +113,9 @@ async def compare(redis: aioredis.Redis, a: Keys, b: Keys) -> dict[str, list[str
         left = cast(dict[str, str], await redis.hgetall(a.analytics(name)))
         right = cast(dict[str, str], await redis.hgetall(b.analytics(name)))
         diff = sorted(
-            k for k in left.keys() | right.keys() if _parse(left.get(k)) != _parse(right.get(k))
+            k
+            for k in left.keys() | right.keys()
+            if _parse(name, left.get(k)) != _parse(name, right.get(k))
         )
         if diff:
             out[name] = diff
@@ -123,8 +127,14 @@ async def compare(redis: aioredis.Redis, a: Keys, b: Keys) -> dict[str, list[str
     return out
 
 
-def _parse(raw: str | None) -> Any:
-    return json.loads(raw) if raw is not None else None
+def _parse(table: str, raw: str | None) -> Any:
+    """A stored value in one form: a record as its array of fields whichever way it was stored."""
+    if raw is None:
+        return None
+    if table in TABLES:
+        with contextlib.suppress(TypeError, ValueError):
+            return json.loads(dump(load(table, raw)))
+    return json.loads(raw)  # not a readable record (damaged): as it is
 
 
 async def swap(redis: aioredis.Redis, keys: Keys, fresh: Keys) -> None:

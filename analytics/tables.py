@@ -3,7 +3,8 @@
 Layout (every name from ``keys.analytics(...)``):
 
 - ``nodes``, ``edges``, ``movement``, ``places``, ``objects``: hashes, record id ->
-  JSON record (see :mod:`analytics.state`); an edge's id is ``"a|b"`` with ``a < b``.
+  JSON array of the record's fields in declaration order (see :mod:`analytics.state`;
+  read them with ``load``); an edge's id is ``"a|b"`` with ``a < b``.
 - ``meta``: hash ``position`` (last committed-stream id folded in), ``tick`` (last
   closed tick), ``events``, ``tick_event``, ``run_start`` (the stream id before the
   current run's first entry); ``rejected_position`` and ``rejected_tick`` for the rejections.
@@ -23,12 +24,13 @@ import json
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from orjson import dumps
 from redis.asyncio.client import Pipeline
 
 from analytics.ingest import AnalyticsState
 from analytics.params import Params
 from analytics.space import Space
-from analytics.state import TABLES, Meta, load
+from analytics.state import ROW_OF, TABLES, Meta, load
 from scrai.keys import Keys
 from scrai.scenario.model import Scenario
 
@@ -38,15 +40,14 @@ SNAPSHOT_PREFIX = "snapshot:"
 
 def queue_save(tx: Pipeline, keys: Keys, state: AnalyticsState) -> int:
     """Queue changed records, the meta and new snapshots; returns how many records."""
-    from analytics.state import dump
-
     written = 0
     for name in STATE_TABLES:
         dirty = state.dirty[name]
         if not dirty:
             continue
-        table = state.table(name)
-        tx.hset(keys.analytics(name), mapping={k: dump(table[k]) for k in dirty})
+        table, row = state.table(name), ROW_OF[name]
+        # bytes straight from orjson: redis-py sends them as they are
+        tx.hset(keys.analytics(name), mapping={k: dumps(row(table[k])) for k in dirty})
         written += len(dirty)
         dirty.clear()
     tx.hset(keys.analytics("meta"), mapping=state.meta.as_fields())  # type: ignore[arg-type]
