@@ -1,9 +1,10 @@
-"""Server-side scripts that turn a whole tick of a worker into one command.
+"""The server-side script that turns a whole tick of a worker's writes into one command.
 
 redis-py answers each reply of a pipeline with its own awaited read; for a
-thousand agents that per-command cost dwarfs the work. These scripts carry every
-hosted agent's writes (or reads) in one call and one reply. A script runs
-atomically, so an action and the mind that chose it are stored together.
+thousand agents that per-command cost dwarfs the work. This script carries every
+hosted agent's writes in one call and one reply (the reads have their own, in
+``scrai.memory.store``). A script runs atomically, so an action and the mind that
+chose it are stored together.
 """
 
 from __future__ import annotations
@@ -23,13 +24,6 @@ for i = 2, #KEYS do
   pos = pos + m + 1
 end
 return #KEYS - 1
-"""
-
-# KEYS: sorted sets; returns each one's members, in order.
-RANGES = """
-local out = {}
-for i = 1, #KEYS do out[i] = redis.call('ZRANGE', KEYS[i], 0, -1) end
-return out
 """
 
 

@@ -8,24 +8,38 @@ drops the old and trivial first and keeps the important and recent, and it runs
 inside the caller's MULTI/EXEC with the write. Because a memory always
 serialises to the same bytes, writing it twice stores it once.
 
-Recall reads the whole (bounded) set in one round trip and scores it in Python.
+Recall reads the whole (bounded) set in one round trip and scores it in Python:
+:meth:`MemoryStore.rank` is the one ranking path (the store's recall and the agent
+worker's batch recall both use it). It ranks on plain parsed fields and builds a
+record only for the ``k`` best: every agent recalls about every tick over up to
+``max_memories`` entries.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from scrai.agents.decision import RecalledMemory
 from scrai.keys import Keys
-from scrai.memory.model import Memory
-from scrai.memory.scoring import Weights, rank, retention_score
+from scrai.memory.model import KINDS, Memory
+from scrai.memory.scoring import Weights, rank_parts, retention_score
 from scrai.scenario.model import MemorySettings
 
 log = logging.getLogger(__name__)
+
+# KEYS: sorted sets; returns each one's members, in order. One reply for all of a
+# worker's agents, where a pipeline of ZRANGEs costs one awaited read per reply.
+RANGES = """
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('ZRANGE', KEYS[i], 0, -1) end
+return out
+"""
 
 
 class MemoryStore:
@@ -40,6 +54,7 @@ class MemoryStore:
             importance=settings.importance_weight,
             relevance=settings.relevance_weight,
         )
+        self._ranges = redis.register_script(RANGES)
 
     # -- writing ---------------------------------------------------------------------
 
@@ -92,7 +107,7 @@ class MemoryStore:
     async def recall(
         self,
         agent_id: str,
-        query: list[str],
+        query: Sequence[str],
         now_tick: int,
         k: int = 5,
         *,
@@ -102,8 +117,8 @@ class MemoryStore:
 
         ``max_tick``: ignore later memories (for reproducible recall, see :meth:`progress`).
         """
-        memories = await self.all(agent_id)
-        return self._best(memories, query, now_tick, k, max_tick)
+        raw: list[str] = await self.redis.zrange(self.keys.memories(agent_id), 0, -1)  # type: ignore[assignment]
+        return self.rank(agent_id, raw, query, now_tick, k, max_tick=max_tick)
 
     async def recall_many(
         self,
@@ -113,31 +128,42 @@ class MemoryStore:
         *,
         max_tick: int | None = None,
     ) -> list[list[RecalledMemory]]:
-        """:meth:`recall` for many (agent id, query) pairs in one pipelined round trip."""
+        """:meth:`recall` for many (agent id, query) pairs in one round trip and one reply."""
         if not requests:
             return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for agent_id, _ in requests:
-                pipe.zrange(self.keys.memories(agent_id), 0, -1)
-            raws = await pipe.execute()
+        raws = await self._ranges(keys=[self.keys.memories(agent_id) for agent_id, _ in requests])
         return [
-            self._best(_parse(agent_id, raw), query, now_tick, k, max_tick)
+            self.rank(agent_id, raw, query, now_tick, k, max_tick=max_tick)
             for (agent_id, query), raw in zip(requests, raws, strict=True)
         ]
 
-    def _best(
+    def rank(
         self,
-        memories: list[Memory],
+        agent_id: str,
+        raw: Sequence[str],
         query: Sequence[str],
         now_tick: int,
         k: int,
-        max_tick: int | None,
+        *,
+        max_tick: int | None = None,
     ) -> list[RecalledMemory]:
+        """The ``k`` best of an agent's stored entries (``raw``: their JSON) for ``query``.
+
+        Entries that are not memories (what :meth:`Memory.from_json` refuses) are skipped.
+        """
+        items, ticks, importances = _fields(agent_id, raw)
         if max_tick is not None:
-            memories = [m for m in memories if m.tick <= max_tick]
-        ranked = rank(
-            memories,
-            list(query),
+            keep = [n for n, t in enumerate(ticks) if t <= max_tick]
+            items = [items[n] for n in keep]
+            ticks = [ticks[n] for n in keep]
+            importances = [importances[n] for n in keep]
+        best = rank_parts(
+            ticks,
+            importances,
+            [i.get("keywords") or () for i in items],
+            [i["text"] for i in items],
+            [i["id"] for i in items],
+            query,
             now_tick,
             decay=self.settings.recency_decay,
             weights=self.weights,
@@ -145,15 +171,41 @@ class MemoryStore:
         )
         return [
             RecalledMemory(
-                id=s.memory.id,
-                tick=s.memory.tick,
-                kind=s.memory.kind,
-                text=s.memory.text,
-                score=round(s.score, 6),
-                importance=s.memory.importance,
+                items[n]["id"],
+                ticks[n],
+                items[n]["kind"],
+                items[n]["text"],
+                round(score, 6),
+                importances[n],
             )
-            for s in ranked
+            for score, n, _, _, _ in best
         ]
+
+
+def _fields(agent_id: str, raw: Sequence[str]) -> tuple[list[Any], list[int], list[float]]:
+    """Stored entries as plain dicts, with their ticks and importances.
+
+    One JSON parse for the whole set; entry by entry (through :meth:`Memory.from_json`,
+    skipping what it refuses) only when one is unreadable.
+    """
+    try:
+        items = orjson.loads("[" + ",".join(raw) + "]")
+        if len(items) != len(raw):  # an entry that is not one JSON value
+            raise ValueError("entries do not split")
+        ticks = [int(i["tick"]) for i in items]
+        importances = [float(i["importance"]) for i in items]
+        # What Memory.from_json requires, so that both ways read the same entries.
+        if not all(
+            i["kind"] in KINDS and "id" in i and "agent_id" in i and "text" in i for i in items
+        ):
+            raise ValueError("not a memory")
+        return items, ticks, importances
+    except (ValueError, KeyError, TypeError):
+        memories = _parse(agent_id, raw)
+        items = [
+            {"id": m.id, "kind": m.kind, "text": m.text, "keywords": m.keywords} for m in memories
+        ]
+        return items, [m.tick for m in memories], [m.importance for m in memories]
 
 
 def _parse(agent_id: str, raw: Iterable[str]) -> list[Memory]:

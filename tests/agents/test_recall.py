@@ -34,3 +34,16 @@ async def test_batch_recall_ranks_like_the_store_and_skips_unreadable_entries(re
     await redis.zadd(keys.memories("alice"), {"not json": 1, '{"kind": "dream"}': 2, two: 3})
     (again,) = await recall.recall_many([("alice", ["festival"])], 10, k=5)
     assert [m.id for m in again] == ["m2", "m3", "m1"]
+
+
+async def test_batch_recall_skips_what_the_store_would_not_read(redis, keys):
+    # A JSON object that lacks a field of a memory (its text, its agent) is not one:
+    # the batch path skips it like MemoryStore.all does, and never fails on it.
+    settings = MemorySettings()
+    store = MemoryStore(redis, keys, settings)
+    await store.add("alice", [memory("m1", 3, 4, ["festival"])])
+    no_text = '{"id":"x","agent_id":"alice","tick":5,"kind":"observation","importance":9}'
+    no_agent = '{"id":"y","tick":5,"kind":"observation","importance":9,"text":"y"}'
+    await redis.zadd(keys.memories("alice"), {no_text: 1, no_agent: 2})
+    (got,) = await BatchRecall(redis, keys, settings).recall_many([("alice", ["festival"])], 6)
+    assert [m.id for m in got] == ["m1"] == [m.id for m in await store.all("alice")]
