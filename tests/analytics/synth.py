@@ -9,24 +9,11 @@ stream), so analytics can be tested against an exact, known log.
 from __future__ import annotations
 
 import random
-import uuid
 from collections import defaultdict
 
-from scrai.events import (
-    CommittedPayload,
-    Event,
-    Idle,
-    Interact,
-    Move,
-    RejectedPayload,
-    RejectReason,
-    Speak,
-    TickEvent,
-    TickPayload,
-    WorldStateCommittedEvent,
-    WorldStateRejectedEvent,
-)
+from scrai.events import Event, Idle, Interact, Move, RejectReason, Speak
 from scrai.scenario.model import Scenario
+from tests.events_factory import action_id, committed, rejected, tick_event
 
 
 class World:
@@ -58,24 +45,19 @@ class World:
         for agent in sorted(self.place):
             action = actions.get(agent) or Idle()
             self.action_seq[agent] += 1
-            action_id = uuid.uuid5(
-                uuid.NAMESPACE_URL, f"scrai:{self.run_id}:{agent}:{self.action_seq[agent]}"
-            )
+            action_event_id = action_id(agent, self.action_seq[agent], self.run_id)
             before = {f"agent:{agent}": {"place": self.place[agent]}}
             reason = self._apply(agent, action, t, before)
             if reason is not None:
                 n_rejected += 1
                 self.rejected.append(
-                    WorldStateRejectedEvent(
-                        entity_id=agent,
-                        sequence=self.action_seq[agent],
-                        tick=t,
-                        payload=RejectedPayload(
-                            action_event_id=action_id,
-                            action=action,
-                            reason=reason,
-                            message=reason.value,
-                        ),
+                    rejected(
+                        agent,
+                        self.action_seq[agent],
+                        t,
+                        action,
+                        reason,
+                        action_event_id=action_event_id,
                     )
                 )
                 continue
@@ -84,36 +66,27 @@ class World:
                 after[f"object:{action.object_id}"] = dict(self.obj_state[action.object_id])
             self.commit_seq[agent] += 1
             n_committed += 1
-            observers = sorted(
+            observers = [
                 o
                 for o in self.place
                 if o != agent
                 and self._dist(self.place[o], self.place[agent])
                 <= self.scenario.simulation.perception_range
-            )
+            ]
             self.committed.append(
-                WorldStateCommittedEvent(
-                    event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"commit:{action_id}"),
-                    entity_id=agent,
-                    sequence=self.commit_seq[agent],
-                    tick=t,
-                    payload=CommittedPayload(
-                        action_event_id=action_id,
-                        action=action,
-                        before=before,
-                        after=after,
-                        observers=observers,
-                    ),
+                committed(
+                    agent,
+                    self.commit_seq[agent],
+                    t,
+                    action,
+                    before=before,
+                    after=after,
+                    observers=observers,
+                    action_event_id=action_event_id,
                 )
             )
         self.committed.append(
-            TickEvent(
-                event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"tick:{self.run_id}:{t}"),
-                entity_id="world",
-                sequence=t,
-                tick=t,
-                payload=TickPayload(state="running", committed=n_committed, rejected=n_rejected),
-            )
+            tick_event(t, run_id=self.run_id, committed=n_committed, rejected=n_rejected)
         )
 
     def _apply(self, agent: str, action: object, t: int, before: dict) -> RejectReason | None:

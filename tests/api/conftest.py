@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -21,19 +20,12 @@ from fastapi import FastAPI
 
 from scrai.api.app import create_app
 from scrai.embedded import free_port
-from scrai.events import (
-    CommittedPayload,
-    Idle,
-    Move,
-    Speak,
-    TickEvent,
-    TickPayload,
-    WorldStateCommittedEvent,
-)
+from scrai.events import Idle, Move, Speak
 from scrai.keys import Keys
 from scrai.scenario.model import Scenario
 from scrai.scenario.store import save_scenario
 from scrai.settings import Settings
+from tests.events_factory import action_id, committed, tick_event
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -98,26 +90,19 @@ async def seed_world(redis: aioredis.Redis, keys: Keys, ticks: int = 3) -> Seede
                 action = Idle(reason="resting")
             seqs[agent] += 1
             events.append(
-                WorldStateCommittedEvent(
-                    entity_id=agent,
-                    sequence=seqs[agent],
-                    tick=tick,
-                    payload=CommittedPayload(
-                        action_event_id=uuid.uuid4(),
-                        action=action,
-                        before=before,
-                        after={f"agent:{agent}": {"place": places[agent]}},
-                        observers=sorted(a for a in places if a != agent),
-                    ),
+                committed(
+                    agent,
+                    seqs[agent],
+                    tick,
+                    action,
+                    before=before,
+                    after={f"agent:{agent}": {"place": places[agent]}},
+                    observers=[a for a in places if a != agent],
+                    action_event_id=action_id(agent, seqs[agent], "run-1"),
                 )
             )
         events.append(
-            TickEvent(
-                entity_id="world",
-                sequence=tick,
-                tick=tick,
-                payload=TickPayload(state="running", committed=3, agents_alive=3, duration_ms=12.5),
-            )
+            tick_event(tick, run_id="run-1", committed=3, agents_alive=3, duration_ms=12.5)
         )
         for event in events:
             ids.append(await redis.xadd(keys.committed_events, event.to_fields()))

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
-from scrai.events import (
-    Action,
-    CommittedPayload,
-    Interact,
-    Move,
-    TickEvent,
-    TickPayload,
-    WorldStateCommittedEvent,
-)
+from scrai.events import Action, Interact, Move, TickEvent, WorldStateCommittedEvent
 from scrai.scenario.model import Scenario
+from tests.events_factory import committed, tick_event
 
 
 class Log:
@@ -37,27 +28,10 @@ class Log:
             self.objects[action.object_id] = users
             before[f"object:{action.object_id}"] = {"place": "bakery", "users": users[:-1]}
             after[f"object:{action.object_id}"] = {"place": "bakery", "users": users}
-        action_id = uuid.uuid5(uuid.NAMESPACE_URL, f"scrai:run:{actor}:{self.seq[actor]}")
-        return WorldStateCommittedEvent(
-            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"commit:{action_id}"),
-            entity_id=actor,
-            sequence=self.seq[actor],
-            tick=tick,
-            payload=CommittedPayload(
-                action_event_id=action_id,
-                action=action,
-                before=before,
-                after=after,
-                observers=sorted(observers),
-            ),
+        return committed(
+            actor, self.seq[actor], tick, action, before=before, after=after, observers=observers
         )
 
     def close(self, tick: int) -> TickEvent:
         self.objects.clear()
-        return TickEvent(
-            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"tick:{tick}"),
-            entity_id="world",
-            sequence=tick,
-            tick=tick,
-            payload=TickPayload(state="running"),
-        )
+        return tick_event(tick)

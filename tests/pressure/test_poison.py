@@ -7,28 +7,17 @@ it out of what it serves: dead-letter it (with its reason) or skip it, never fol
 
 from __future__ import annotations
 
-import uuid
-
 from scrai.bus import publish_many
-from scrai.events import CommittedPayload, Idle, WorldStateCommittedEvent
+from scrai.events import Idle, WorldStateCommittedEvent
 from scrai.memory.consolidator import MemoryConsolidator
 from tests.analytics.runs import drain, publish_run
 from tests.analytics.synth import World
+from tests.events_factory import committed
 from tests.scenarios import grid_town
 
 
 def ghost_commit(tick: int) -> WorldStateCommittedEvent:
-    return WorldStateCommittedEvent(
-        entity_id="ghost",
-        sequence=1,
-        tick=tick,
-        payload=CommittedPayload(
-            action_event_id=uuid.uuid4(),
-            action=Idle(),
-            before={"agent:ghost": {"place": "nowhere"}},
-            after={"agent:ghost": {"place": "nowhere"}},
-        ),
-    )
+    return committed("ghost", 1, tick, Idle(), before={"agent:ghost": {"place": "nowhere"}})
 
 
 async def _run_with_ghost(redis, keys):  # type: ignore[no-untyped-def]

@@ -23,25 +23,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scrai.events import (
-    ActionEvent,
-    ActionPayload,
-    CommittedPayload,
-    EventError,
-    Idle,
-    Interact,
-    Move,
-    RejectedPayload,
-    RejectReason,
-    Speak,
-    TickEvent,
-    TickPayload,
-    WorldStateCommittedEvent,
-    WorldStateRejectedEvent,
-    parse_event,
-)
+from scrai.events import EventError, Idle, Interact, Move, RejectReason, Speak, parse_event
 from scrai.keys import Keys
 from scrai.memory.consolidator import MemoryConsolidator
+from tests.events_factory import action, committed, rejected, tick_event
 from tests.scenarios import village
 
 EXAMPLES = int(os.environ.get("SCRAI_FUZZ_EXAMPLES", "300"))
@@ -64,28 +49,14 @@ actions = st.sampled_from(
 )  # fmt: skip
 
 
-def _events(action: Any, seq: int) -> list[Any]:
-    uid = uuid.UUID(int=seq)
+def _events(act: Any, seq: int) -> list[Any]:
+    home = {"agent:alice": {"place": "home"}}
     return [
-        ActionEvent(
-            entity_id="alice", sequence=seq, tick=seq, payload=ActionPayload(action=action)
-        ),
-        WorldStateCommittedEvent(
-            entity_id="alice", sequence=seq, tick=seq,
-            payload=CommittedPayload(
-                action_event_id=uid, action=action,
-                before={"agent:alice": {"place": "home"}}, after={"agent:alice": {"place": "home"}},
-                observers=["bob"],
-            ),
-        ),
-        WorldStateRejectedEvent(
-            entity_id="alice", sequence=seq, tick=seq,
-            payload=RejectedPayload(
-                action_event_id=uid, action=action, reason=RejectReason.TOO_FAR, message="far"
-            ),
-        ),
-        TickEvent(entity_id="world", sequence=seq, tick=seq, payload=TickPayload(state="running")),
-    ]  # fmt: skip
+        action("alice", seq, seq, act),
+        committed("alice", seq, seq, act, before=home, observers=["bob"]),
+        rejected("alice", seq, seq, act, RejectReason.TOO_FAR, "far"),
+        tick_event(seq),
+    ]
 
 
 valid_fields = st.builds(_events, actions, st.integers(min_value=1, max_value=10**6)).flatmap(

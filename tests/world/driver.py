@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,7 +20,6 @@ from scrai.connection import connect
 from scrai.events import (
     Action,
     ActionEvent,
-    ActionPayload,
     Idle,
     Interact,
     Move,
@@ -35,23 +33,10 @@ from scrai.scenario.model import Scenario
 from scrai.settings import Settings
 from scrai.world.state import initial_state, load_clock, state_dicts
 from scrai.world.system import WorldSystem
+from tests.events_factory import RUN, action
 from tests.helpers import wait_for
 
 Script = Callable[[str, int], Action]
-
-
-def action_id(tag: str, agent_id: str, sequence: int) -> uuid.UUID:
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"scrai:{tag}:{agent_id}:{sequence}")
-
-
-def action(agent_id: str, tick: int, sequence: int, act: Action, tag: str = "t") -> ActionEvent:
-    return ActionEvent(
-        event_id=action_id(tag, agent_id, sequence),
-        entity_id=agent_id,
-        sequence=sequence,
-        tick=tick,
-        payload=ActionPayload(action=act),
-    )
 
 
 def random_script(scenario: Scenario, seed: int = 0) -> Script:
@@ -78,7 +63,7 @@ class Cast:
     """Plays ``agents``: keeps them alive and acts once per opened tick, pipelined."""
 
     def __init__(
-        self, redis: aioredis.Redis, keys: Keys, agents: list[str], script: Script, tag: str = "t"
+        self, redis: aioredis.Redis, keys: Keys, agents: list[str], script: Script, tag: str = RUN
     ) -> None:
         self.redis, self.keys, self.agents, self.script, self.tag = redis, keys, agents, script, tag
         self.sequence = dict.fromkeys(agents, 0)
@@ -94,7 +79,7 @@ class Cast:
         for agent_id in self.agents:
             self.sequence[agent_id] += 1
             act = self.script(agent_id, tick)
-            events.append(action(agent_id, tick, self.sequence[agent_id], act, self.tag))
+            events.append(action(agent_id, self.sequence[agent_id], tick, act, run_id=self.tag))
         await publish_many(self.redis, self.keys.action_events, events)
         self.published.extend(events)
         self.last_tick = tick

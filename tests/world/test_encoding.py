@@ -16,15 +16,11 @@ import pytest
 
 from scrai.events import (
     ActionEvent,
-    ActionPayload,
-    CommittedPayload,
     Idle,
     Interact,
     Move,
-    RejectedPayload,
     RejectReason,
     Speak,
-    WorldStateCommittedEvent,
     WorldStateRejectedEvent,
     parse_event,
 )
@@ -33,6 +29,7 @@ from scrai.scenario.store import save_scenario
 from scrai.world.rules import Rejected
 from scrai.world.state import Staged, action_fields, encode_staged, load_clock
 from scrai.world.system import _XADD_EVENTS_LUA, rejected_fields, rejected_payload, uuid5_url
+from tests.events_factory import action, committed, rejected
 from tests.helpers import wait_for
 from tests.world.driver import running_world
 
@@ -48,13 +45,7 @@ ACTIONS = [
 
 
 def event(act, trace_id: str | None = None, sequence: int = 3, tick: int = 2) -> ActionEvent:
-    return ActionEvent(
-        entity_id="alice",
-        sequence=sequence,
-        tick=tick,
-        trace_id=trace_id,
-        payload=ActionPayload(action=act),
-    )
+    return action("alice", sequence, tick, act, trace_id=trace_id)
 
 
 def as_stored(fields: dict) -> dict[str, str]:
@@ -83,19 +74,16 @@ def test_rejected_fields_read_back_as_the_model_would_write_them(trace_id):
     verdict = Rejected(RejectReason.OUT_OF_HEARING, 'bob is "12" away')
     now = time.time()
     fields = as_stored(rejected_fields(Staged.of(original), verdict, now))
-    expected = WorldStateRejectedEvent(
-        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"reject:{original.event_id}"),
-        entity_id="alice",
-        sequence=3,
-        tick=2,
-        timestamp=now,
+    expected = rejected(
+        "alice",
+        3,
+        2,
+        original.payload.action,
+        verdict.reason,
+        verdict.message,
+        action_event_id=original.event_id,
         trace_id=trace_id,
-        payload=RejectedPayload(
-            action_event_id=original.event_id,
-            action=original.payload.action,
-            reason=verdict.reason,
-            message=verdict.message,
-        ),
+        timestamp=now,
     )
     assert parse_event(fields) == expected
     assert fields.keys() == expected.to_fields().keys()
@@ -115,28 +103,33 @@ async def test_the_tick_script_writes_what_to_fields_writes(redis, keys):
     obj.update(users_tick=2, users=["alice"])
     expected = []
     args: list = ["world_state_committed", "2", repr(now), "1"]
-    for trace_id in [None, "trace-7", ""]:
-        action = event(Interact(object_id="well"), trace_id)
-        item = Staged.of(action)
+    for n, trace_id in enumerate([None, "trace-7", ""]):
+        original = event(Interact(object_id="well"), trace_id, sequence=3 + n)
+        item = Staged.of(original)
+        before = {"agent:alice": {**agent, "commit_seq": 1}, "object:well": obj}
+        after = {"agent:alice": agent, "object:well": obj}
         payload = {
             "action_event_id": item.event_id,
             "action": item.action,
-            "before": {"agent:alice": {**agent, "commit_seq": 1}, "object:well": obj},
-            "after": {"agent:alice": agent, "object:well": obj},
+            "before": before,
+            "after": after,
             "observers": ["bob", "carol"],
         }
         trace = "" if trace_id is None else "+" + trace_id
         event_id = uuid5_url("commit:" + item.event_id)
         args += [event_id, "alice", "2", orjson.dumps(payload), trace]
         expected.append(
-            WorldStateCommittedEvent(
-                event_id=uuid.UUID(event_id),
-                entity_id="alice",
-                sequence=2,
-                tick=2,
-                timestamp=now,
+            committed(
+                "alice",
+                2,
+                2,
+                original.payload.action,
+                before=before,
+                after=after,
+                observers=["bob", "carol"],
+                action_event_id=original.event_id,
                 trace_id=trace_id,
-                payload=CommittedPayload.model_validate(payload),
+                timestamp=now,
             )
         )
     await redis.eval(_XADD_EVENTS_LUA, 1, keys.committed_events, *args)
@@ -195,14 +188,12 @@ async def test_trace_ids_survive_commit_and_both_kinds_of_rejection(redis, keys,
         await wait_for(lambda: _tick_open(redis, keys, 1), timeout_s=30)
         # carol's first: read (and rejected) no later than the actions that close tick 1
         sent = [
-            event(Idle(), "t-carol", sequence=1, tick=9).model_copy(update={"entity_id": "carol"}),
-            event(Move(to="square"), "t-alice", sequence=1, tick=1),
-            event(Move(to="far"), "t-bob", sequence=1, tick=1).model_copy(
-                update={"entity_id": "bob"}
-            ),  # 95 away: too far
+            action("carol", 1, 9, Idle(), trace_id="t-carol"),
+            action("alice", 1, 1, Move(to="square"), trace_id="t-alice"),
+            action("bob", 1, 1, Move(to="far"), trace_id="t-bob"),  # 95 away: too far
         ]
-        for action in sent:
-            await redis.xadd(keys.action_events, action.to_fields())
+        for one in sent:
+            await redis.xadd(keys.action_events, one.to_fields())
         await wait_for(lambda: _closed(redis, keys, 1), timeout_s=30)
     committed = [parse_event(f) for _, f in await redis.xrange(keys.committed_events)]
     rejected = [parse_event(f) for _, f in await redis.xrange(keys.rejected_events)]

@@ -17,9 +17,10 @@ from scrai.events import (
 from scrai.scenario.store import save_scenario
 from scrai.world.state import WorldReader, load_clock
 from scrai.world.system import ScenarioMismatch, WorldSystem
+from tests.events_factory import action
 from tests.helpers import wait_for
 from tests.scenarios import line_town
-from tests.world.driver import Cast, action, read_log, running_world
+from tests.world.driver import Cast, read_log, running_world
 
 AGENTS = ["alice", "bob", "carol", "dan", "eve"]
 
@@ -118,22 +119,22 @@ async def test_late_early_twice_and_out_of_sequence(redis, keys, settings):
         await wait_for(lambda: closed(redis, keys, 2), timeout_s=30)
         await redis.zrem(keys.agents_alive, "eve")  # tick 3 waits for the other four only
         await wait_for(lambda: cast._next_open_tick(), timeout_s=30)
-        await redis.xadd(keys.action_events, action("alice", 1, 3, Idle()).to_fields())
-        await redis.xadd(keys.action_events, action("bob", 5, 3, Idle()).to_fields())
+        await redis.xadd(keys.action_events, action("alice", 3, 1, Idle()).to_fields())
+        await redis.xadd(keys.action_events, action("bob", 3, 5, Idle()).to_fields())
         for event in [
             action("carol", 3, 3, Idle()),
-            action("carol", 3, 4, Idle(reason="again")),
-            action("dan", 3, 1, Idle()),  # the same event as dan's first: a duplicate, dropped
-            action("dan", 3, 1, Idle(), tag="other"),  # a new event reusing sequence 1
-            action("eve", 4, 3, Idle(reason="ahead")),
+            action("carol", 4, 3, Idle(reason="again")),
+            action("dan", 1, 3, Idle()),  # the same event as dan's first: a duplicate, dropped
+            action("dan", 1, 3, Idle(), run_id="other"),  # a new event reusing sequence 1
+            action("eve", 3, 4, Idle(reason="ahead")),
         ]:
             await redis.xadd(keys.action_events, event.to_fields())
         assert (await load_clock(redis, keys)).last_closed == 2
         for agent_id, seq in [("alice", 4), ("bob", 4), ("dan", 3)]:
-            await redis.xadd(keys.action_events, action(agent_id, 3, seq, Idle()).to_fields())
+            await redis.xadd(keys.action_events, action(agent_id, seq, 3, Idle()).to_fields())
         await wait_for(lambda: closed(redis, keys, 3), timeout_s=30)
         for agent_id, seq in [("alice", 5), ("bob", 5), ("carol", 5), ("dan", 4)]:
-            await redis.xadd(keys.action_events, action(agent_id, 4, seq, Idle()).to_fields())
+            await redis.xadd(keys.action_events, action(agent_id, seq, 4, Idle()).to_fields())
         await wait_for(lambda: closed(redis, keys, 4), timeout_s=30)
     log, rejected = await read_log(redis, keys)
     assert {(e.entity_id, e.tick, e.sequence, e.payload.reason.value) for e in rejected} == {
@@ -226,7 +227,7 @@ async def test_action_and_rejection_streams_are_trimmed_to_retention(redis, keys
     await save_scenario(redis, keys, line_town())
     settings = settings.model_copy(update={"stream_retention_max_len": 1_000})
     async with running_world(settings) as world:
-        events = [action("zed", 1, n, Idle()) for n in range(1, 1_501)]  # no such agent
+        events = [action("zed", n, 1, Idle()) for n in range(1, 1_501)]  # no such agent
         for start in range(0, len(events), 500):
             async with redis.pipeline(transaction=False) as pipe:
                 for event in events[start : start + 500]:
