@@ -81,6 +81,18 @@ def subprocess_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def outage_server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A server of the test's own, for outages: ``kill()`` it (SIGKILL) and ``start()`` it again.
+
+    Its AOF is fsynced on every write, so whatever it acknowledged survives the kill.
+    The session's server stays up meanwhile; this one is stopped after the test.
+    """
+    server = EmbeddedRedis(tmp_path / "outage-redis", appendfsync="always").start()
+    yield server
+    server.stop()
+
+
 def _missing(what: str, require_env: str) -> None:
     """Skip when a real component is absent, unless CI said it must be there."""
     if os.environ.get(require_env) == "1":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,15 +34,29 @@ def spawner_env(subprocess_env: dict[str, str], settings: Settings) -> dict[str,
 
 
 @pytest.fixture
-def process_spawner(
+def make_process_spawner(
     spawner_env: dict[str, str], settings: Settings, scenario_file: Path, tmp_path: Path
-) -> Iterator[SpawnerProcess]:
+) -> Iterator[Callable[..., SpawnerProcess]]:
+    """Builds (not starts) process-backend spawners on the test's scenario; ``env``
+    overrides the spawner environment. All are killed, with their workers, after the test."""
+    made: list[SpawnerProcess] = []
     records = Path(settings.data_dir) / "spawner" / settings.namespace
-    spawner = SpawnerProcess(
-        spawner_env,
-        ["--backend", "process", "--scenario", str(scenario_file)],
-        records,
-        tmp_path / "spawner.log",
-    )
-    yield spawner
-    spawner.cleanup()
+
+    def make(env: dict[str, str] | None = None) -> SpawnerProcess:
+        spawner = SpawnerProcess(
+            {**spawner_env, **(env or {})},
+            ["--backend", "process", "--scenario", str(scenario_file)],
+            records,
+            tmp_path / f"spawner{len(made) or ''}.log",
+        )
+        made.append(spawner)
+        return spawner
+
+    yield make
+    for spawner in made:
+        spawner.cleanup()
+
+
+@pytest.fixture
+def process_spawner(make_process_spawner: Callable[..., SpawnerProcess]) -> SpawnerProcess:
+    return make_process_spawner()

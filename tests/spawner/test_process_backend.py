@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -149,31 +150,29 @@ async def test_a_large_cast_runs_in_shards_when_asked(
 
 
 async def test_a_second_spawner_waits_for_the_lease_then_adopts(
-    process_spawner: SpawnerProcess, redis: aioredis.Redis, keys: Keys, tmp_path: Path
+    process_spawner: SpawnerProcess,
+    make_process_spawner: Callable[..., SpawnerProcess],
+    redis: aioredis.Redis,
+    keys: Keys,
 ) -> None:
     process_spawner.start()
     await wait_for(lambda: all_running(redis, keys), 30)
     workers = process_spawner.worker_pids()
-    second = SpawnerProcess(
-        process_spawner.env, process_spawner.args, process_spawner.records, tmp_path / "2.log"
-    ).start()
-    try:
-        await wait_for(lambda: "another spawner holds" in second.output(), 30)
-        assert process_spawner.worker_pids() == workers  # it started nothing meanwhile
-        process_spawner.kill()
-        killed_at = time.time()
-        assert second.process is not None
+    second = make_process_spawner().start()  # the same scenario, records and Redis
+    await wait_for(lambda: "another spawner holds" in second.output(), 30)
+    assert process_spawner.worker_pids() == workers  # it started nothing meanwhile
+    process_spawner.kill()
+    killed_at = time.time()
+    assert second.process is not None
 
-        async def taken_over() -> bool:
-            # Its first pass is done when every status was written after the kill.
-            meta = await redis.hgetall(keys.spawner_meta)
-            running = await all_running(redis, keys)
-            fresh = running and all(s["updated_at"] > killed_at for s in running.values())
-            return meta.get("pid") == str(second.process.pid) and bool(fresh)
+    async def taken_over() -> bool:
+        # Its first pass is done when every status was written after the kill.
+        meta = await redis.hgetall(keys.spawner_meta)
+        running = await all_running(redis, keys)
+        fresh = running and all(s["updated_at"] > killed_at for s in running.values())
+        return meta.get("pid") == str(second.process.pid) and bool(fresh)
 
-        await wait_for(taken_over, 30)
-        assert process_spawner.worker_pids() == workers  # adopted, not duplicated
-        assert second.terminate() == 0, second.output()
-        assert not any(pid_alive(p) for p in workers)
-    finally:
-        second.cleanup()
+    await wait_for(taken_over, 30)
+    assert process_spawner.worker_pids() == workers  # adopted, not duplicated
+    assert second.terminate() == 0, second.output()
+    assert not any(pid_alive(p) for p in workers)

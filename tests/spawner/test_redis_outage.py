@@ -8,7 +8,7 @@ Redis is back it takes its lapsed lease back and goes on with the same workers.
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 import redis.asyncio as aioredis
@@ -18,9 +18,9 @@ from scrai.embedded import EmbeddedRedis
 from scrai.keys import Keys
 from scrai.settings import Settings
 from spawner.lease import Lease
-from tests.helpers import wait_for
+from tests.helpers import pid_alive, wait_for
 from tests.spawner.harness import AGENTS, SpawnerProcess
-from tests.spawner.test_process_backend import all_alive, all_running, pid_alive
+from tests.spawner.test_process_backend import all_alive, all_running
 
 
 async def test_keep_takes_a_lapsed_lease_back_but_not_a_taken_one(
@@ -39,17 +39,12 @@ async def test_keep_takes_a_lapsed_lease_back_but_not_a_taken_one(
 @pytest.mark.slow
 @pytest.mark.chaos
 async def test_outliving_the_lease_keeps_the_workers_and_takes_it_back(
-    spawner_env: dict[str, str], settings: Settings, scenario_file: Path, tmp_path: Path
+    outage_server: EmbeddedRedis,
+    make_process_spawner: Callable[..., SpawnerProcess],
+    settings: Settings,
 ) -> None:
-    server = EmbeddedRedis(tmp_path / "redis").start()
-    env = {**spawner_env, "SCRAI_REDIS_URL": server.url}
-    records = Path(settings.data_dir) / "spawner" / settings.namespace
-    spawner = SpawnerProcess(
-        env,
-        ["--backend", "process", "--scenario", str(scenario_file)],
-        records,
-        tmp_path / "spawner.log",
-    )
+    server = outage_server
+    spawner = make_process_spawner({"SCRAI_REDIS_URL": server.url})
     keys = Keys(settings.namespace)
     redis = connect(settings.model_copy(update={"redis_url": server.url}))
     try:
@@ -90,6 +85,4 @@ async def test_outliving_the_lease_keeps_the_workers_and_takes_it_back(
         assert not any(pid_alive(p) for p in workers)
         assert not await redis.exists(keys.worker_status, keys.spawner_meta)
     finally:
-        spawner.cleanup()
         await redis.aclose()
-        server.stop()
