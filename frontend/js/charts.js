@@ -19,6 +19,11 @@ export class TrendChart {
     this.data.set(tick, (this.data.get(tick) || 0) + n);
   }
 
+  clear() {
+    this.data = new Map();
+    this.draw();
+  }
+
   touch(tick) {
     if (!this.data.has(tick)) this.data.set(tick, 0);
   }

@@ -77,6 +77,13 @@ export class SocialGraph {
     }
   }
 
+  // A new run: no node or tie of the old run stays, and the next layout starts from nothing.
+  clear() {
+    this.selected = null;
+    this.userZoomed = false;
+    this.render({ nodes: [], links: [] });
+  }
+
   weightOf(link) {
     const kinds = link.kinds;
     if (!kinds || typeof kinds !== "object") return this.kinds.size === EDGE_KINDS.length ? +link.weight || 0 : 0;

@@ -60,4 +60,13 @@ export function setupHistory(app, { showGraph, refreshGraph }) {
     }, 700);
   };
   $("time").addEventListener("pointerdown", stopReplay);
+
+  // A new run: its history starts now, and the graph shown is the live one.
+  return {
+    reset() {
+      stopReplay();
+      $("time").max = 0;
+      setLive(true);
+    },
+  };
 }

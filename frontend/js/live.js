@@ -1,7 +1,8 @@
 // The live stream: one EventSource; the browser itself reconnects and sends Last-Event-ID,
 // and the server resumes from there, so nothing is missed across a dropped connection.
 
-export function connectLive({ onEvent, onTick, onAnalytics, onStatus }) {
+// `run` says which run of the world the messages after it belong to (see runs.js).
+export function connectLive({ onEvent, onTick, onAnalytics, onRun, onStatus }) {
   const source = new EventSource("/api/live");
   const parse = (handler) => (message) => {
     let data;
@@ -12,6 +13,7 @@ export function connectLive({ onEvent, onTick, onAnalytics, onStatus }) {
   source.addEventListener("tick", parse(onTick));
   source.addEventListener("rejected", parse(onEvent)); // shown in the log like any event
   source.addEventListener("analytics", parse(onAnalytics));
+  source.addEventListener("run", parse(onRun));
   source.onopen = () => onStatus("live");
   source.onerror = () => onStatus(source.readyState === EventSource.CLOSED ? "down" : "reconnecting");
   return source;

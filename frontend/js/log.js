@@ -77,7 +77,14 @@ export class EventLog {
     if (id) this.onFollow(id);
   }
 
+  // A new run of the world: the old run's events go, and a divider says where the new one began.
+  startOver(label) {
+    this.events = [{ kind: "run", label }];
+    this.redraw();
+  }
+
   shows(e) {
+    if (e.kind === "run") return true;
     if (!this.kinds.has(e.kind)) return false;
     if (!this.follow) return true;
     return e.entity_id === this.follow || e.payload?.action?.to === this.follow ||
@@ -86,6 +93,11 @@ export class EventLog {
 
   row(e, fresh) {
     const li = document.createElement("li");
+    if (e.kind === "run") {
+      li.className = "run-divider";
+      li.innerHTML = `<span>${escapeHtml(e.label)}</span>`;
+      return li;
+    }
     if (fresh) li.className = "fresh";
     li.innerHTML = `<span class="t">t${e.tick ?? "?"}</span><span class="kind k-${escapeHtml(e.kind)}">${escapeHtml(e.kind)}</span><span>${describe(e)}</span>`;
     return li;

@@ -10,6 +10,7 @@ import { connectLive } from "./live.js";
 import { setupHistory } from "./history.js";
 import { EventLog } from "./log.js";
 import { WorldMap } from "./map.js";
+import { Runs, compareIds, currentRunOnly } from "./runs.js";
 import { names, throttle, toast } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
@@ -21,7 +22,12 @@ const app = {
   graphLive: true,
   graphTick: null,
   selected: null,
+  // After a new run begins, the analytics may still hold the old run's tables for a moment:
+  // its graph is shown once it has folded the new run's first entry (graphFrom).
+  graphPending: false,
+  graphFrom: null,
 };
+const runs = new Runs({ onNewRun: (run) => startOver(run) });
 
 adoptTokenFromUrl();
 
@@ -40,10 +46,11 @@ const moves = new TrendChart($("trend-moves"), "moves");
 
 // -- the clock ------------------------------------------------------------------------
 const refreshClock = throttle(async () => {
+  const generation = runs.generation;
   try {
     const sim = await getJSON("/api/simulation");
-    // A new run (the world reseeded, another scenario): start the page over.
-    if (app.sim?.run_id && sim.run_id && sim.run_id !== app.sim.run_id) location.reload();
+    runs.fromClock(sim, generation); // a new run (the world reseeded): start the page over
+    if (generation !== runs.generation) return; // read before the new run began, or it just did
     app.sim = sim;
     showClock(app.sim);
     // How many times the clock was read: lets a watcher (or a test) tell "no change" from "not looked".
@@ -81,11 +88,26 @@ function showGraph(data, tick) {
   $("graph-stats").textContent = bits.join(" · ");
 }
 
+// Whether the analytics' tables are the current run's (see graphPending).
+async function analyticsOnThisRun() {
+  if (!app.graphPending) return true;
+  const status = await getJSON("/api/analytics/status");
+  const at = status.position;
+  const folded = !at || at === "0-0" ? false
+    : app.graphFrom ? compareIds(at, app.graphFrom) >= 0
+    // No entry of the new run came live (it may have ended while the page was away): an
+    // entry folded after the reseed is the new run's.
+    : runs.seededAt !== null && Number(at.split("-")[0]) > runs.seededAt * 1000;
+  if (folded) app.graphPending = false;
+  return folded;
+}
+
 const refreshGraph = throttle(async () => {
   if (!app.graphLive) return;
+  const generation = runs.generation;
   let data = null;
-  try { data = await getJSON("/api/analytics"); } catch { data = null; }
-  if (!app.graphLive) return; // the user went back in time meanwhile
+  try { data = (await analyticsOnThisRun()) ? await getJSON("/api/analytics") : null; } catch { data = null; }
+  if (!app.graphLive || generation !== runs.generation) return; // back in time, or a new run, meanwhile
   if (data) app.analyticsIds = new Set(data.nodes.map((n) => n.id));
   showGraph(data, null);
   if (data) renderInsights($("insights"), data.insights, { onSelect: select });
@@ -104,7 +126,7 @@ for (const k of EDGE_KINDS) {
   $("edge-filters").append(chip);
 }
 
-setupHistory(app, { showGraph, refreshGraph });
+const history = setupHistory(app, { showGraph, refreshGraph });
 
 // -- the inspector ----------------------------------------------------------------------
 // The analytics' view of one agent reads every tie it has: fetched on selection, then now and then.
@@ -124,12 +146,13 @@ async function socialOf(id) {
 const refreshInspector = throttle(async () => {
   const id = app.selected;
   if (!id) return;
+  const generation = runs.generation;
   try {
     const [agent, seen] = await Promise.all([
       getJSON(`/api/agents/${encodeURIComponent(id)}`, { memories: 8 }),
       socialOf(id),
     ]);
-    if (app.selected !== id) return;
+    if (app.selected !== id || generation !== runs.generation) return;
     $("inspector-name").textContent = agent.name;
     renderAgent($("inspector"), agent, { community: graph.communities().get(id), ties: graph.ties(id), social: seen });
   } catch (err) {
@@ -191,6 +214,55 @@ function onStatus(status) {
   el.textContent = status === "live" ? "● live" : status === "down" ? "● disconnected" : "● reconnecting…";
 }
 
+// -- a new run -------------------------------------------------------------------------
+function received(e) {
+  runs.seen();
+  // The new run's first committed entry: the analytics shows the new run once it is past it.
+  if (app.graphPending && !app.graphFrom && e.kind !== "rejected" && e.id) app.graphFrom = e.id;
+}
+
+// Everything shown of the old run goes; the new run's world, clock, graph and minds load.
+async function startOver(run) {
+  const generation = runs.generation;
+  queue = []; // not drawn yet, and the old run's
+  Object.assign(app, { graphPending: true, graphFrom: null, analyticsIds: new Set(), stale: false });
+  social.id = null;
+  history.reset();
+  graph.clear();
+  interactions.clear();
+  moves.clear();
+  map.setClosedTick(-1);
+  renderInsights($("insights"), [], { onSelect: select });
+  $("tick").textContent = "0";
+  if (run.scenario) {
+    $("scenario-name").textContent = run.scenario;
+    document.title = `ScrAI — ${run.scenario}`;
+  }
+  $("time").max = 0;
+  const at = run.seeded_at ? ` · seeded ${new Date(run.seeded_at * 1000).toLocaleTimeString()}` : "";
+  log.startOver(`New run${run.scenario ? ` of ${run.scenario}` : ""}${at}`);
+  toast("The world was seeded again: a new run began, and the dashboard started over.", 6000);
+  document.body.dataset.run = run.run_id;
+  document.body.dataset.runs = Number(document.body.dataset.runs || 0) + 1;
+  try {
+    const world = await loadWorld();
+    if (generation !== runs.generation) return;
+    const here = new Set(world.agents.map((a) => a.id));
+    if (log.follow && !here.has(log.follow)) log.setFollow(null);
+    if (app.selected && !here.has(app.selected)) {
+      select(null);
+      $("inspector-name").textContent = "";
+      delete $("inspector").dataset.agent;
+      $("inspector").innerHTML = `<p class="empty">Click an agent on the map or in the graph to inspect them.</p>`;
+    }
+  } catch {
+    app.stale = true; // the next flush reads the world again
+  }
+  refreshClock();
+  refreshGraph();
+  refreshInspector();
+}
+
 // -- start ------------------------------------------------------------------------------
 async function loadWorld() {
   const world = await getJSON("/api/world");
@@ -211,21 +283,24 @@ async function start() {
     world = await loadWorld();
   }
   const recent = await getJSON("/api/events", { limit: 1000, type: ["move", "speak", "interact", "tick"] });
-  const backlog = recent.events.slice().reverse();
+  const backlog = currentRunOnly(recent.events).reverse(); // the log keeps earlier runs too
   queue.push(...backlog);
   flush();
   log.list.querySelectorAll(".fresh").forEach((li) => li.classList.remove("fresh"));
   refreshGraph();
   connectLive({
-    onEvent: (e) => { queue.push(e); scheduleFlush(); },
+    onEvent: (e) => { received(e); queue.push(e); scheduleFlush(); },
     onTick: (e) => {
+      received(e);
       queue.push(e);
       scheduleFlush();
       refreshClock();
       refreshInspector();
       refreshGraph(); // analytics updates come too; this keeps the graph current without them
     },
+    // Any update (new_run=1 too: the analytics started its tables over) means new tables to read.
     onAnalytics: () => refreshGraph(),
+    onRun: (run) => runs.fromStream(run),
     onStatus,
   });
   setInterval(refreshClock, 1500);

@@ -10,6 +10,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,22 +49,18 @@ class Run:
         r.raise_for_status()
 
 
-@pytest.fixture(scope="module")
-def run(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    """`scrai up scenarios/default.yml` on the test server, in its own namespace."""
-    port = free_port()
-    env = dict(os.environ)
-    env.pop("SCRAI_API_TOKEN", None)  # scrai generates one and prints it with the URL
-    env.update(
-        SCRAI_REDIS_URL=redis_url,
-        SCRAI_NAMESPACE=f"b{uuid.uuid4().hex[:10]}",
-        PYTHONPATH=str(ROOT),
-        PYTHONUNBUFFERED="1",
-    )
-    data_dir = tmp_path_factory.mktemp("scrai-up")
+@contextmanager
+def scrai_up(
+    env: dict[str, str],
+    port: int,
+    data_dir: Path,
+    *args: str,
+    scenario: str = "scenarios/default.yml",
+) -> Iterator[Run]:
+    """`scrai up SCENARIO --port PORT ARGS...` as a subprocess, stopped (Ctrl-C) on exit."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scrai", "up", "scenarios/default.yml", "--port", str(port),
-         "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "scrai", "up", scenario, "--port", str(port),
+         "--data-dir", str(data_dir), *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,  # its children form one group we can stop together
     )  # fmt: skip
@@ -100,6 +97,28 @@ def run(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ru
         thread.join(10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def up_env(redis_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a `scrai up` on the test server, in a namespace of its own."""
+    env = dict(os.environ)
+    env.pop("SCRAI_API_TOKEN", None)  # scrai generates one and prints it with the URL
+    env.update(
+        SCRAI_REDIS_URL=redis_url,
+        SCRAI_NAMESPACE=f"b{uuid.uuid4().hex[:10]}",
+        PYTHONPATH=str(ROOT),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def run(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    """`scrai up scenarios/default.yml` on the test server, in its own namespace."""
+    data_dir = tmp_path_factory.mktemp("scrai-up")
+    with scrai_up(up_env(redis_url), free_port(), data_dir) as up:
+        yield up
 
 
 def _get(run: Run, path: str) -> bool:

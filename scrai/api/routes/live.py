@@ -4,6 +4,13 @@ Each SSE ``id`` is the stream positions ``<committed>,<analytics>,<rejected>``
 after that message, so a browser that reconnects (EventSource sends
 ``Last-Event-ID`` by itself) resumes exactly where it left off, losing nothing
 and seeing nothing twice, as long as the streams still hold those entries.
+
+A ``run`` message (no ``id``, so it does not move Last-Event-ID) says which run of the
+world the messages after it belong to: one on every connect, one whenever the world is
+seeded again (``world_meta``'s run_id changes) and one, with ``starts: true``, right
+before the first entry of a new run (its tick goes back to or below the last tick that
+closed, as the analytics detects a new run). A page that missed any one of them still
+meets the next, so it cannot go on showing the old run as if it were the new one.
 """
 
 from __future__ import annotations
@@ -47,6 +54,63 @@ def parse_position(value: str | None) -> Position | None:
     return None
 
 
+class RunWatch:
+    """Which run one listener was last told of, and the last tick it saw close."""
+
+    def __init__(self, meta: dict[str, str], closed: int | None) -> None:
+        self.run_id = meta.get("run_id")
+        self.closed = closed
+
+    def starts_new_run(self, fields: dict[str, str]) -> bool:
+        """Whether this committed entry is a new run's: within a run every entry after the
+        TickEvent closing tick t is of a later tick."""
+        tick = _int(fields.get("tick"))
+        if tick is None:
+            return False
+        new = self.closed is not None and tick <= self.closed
+        if fields.get("type") == "tick":
+            self.closed = tick
+        elif new:
+            self.closed = None  # the new run has closed no tick yet
+        return new
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def run_message(meta: dict[str, str], *, starts: bool) -> str:
+    """The ``run`` message: the world's run as ``world_meta`` has it now."""
+    try:
+        seeded_at: float | None = float(meta["seeded_at"])
+    except (KeyError, ValueError):
+        seeded_at = None
+    data = {
+        "run_id": meta.get("run_id"),
+        "scenario": meta.get("scenario"),
+        "seeded_at": seeded_at,
+        "starts": starts,
+    }
+    return sse("run", data)
+
+
+async def closed_at(redis: aioredis.Redis, keys: Keys, position: str) -> int | None:
+    """The last tick closed as of the committed entry at ``position`` (None if unknown)."""
+    if position == "0-0":
+        return None
+    found = await redis.xrange(keys.committed_events, position, position, count=1)
+    if not found:
+        return None  # trimmed away: the run_id check still tells a new run apart
+    fields = found[0][1]
+    tick = _int(fields.get("tick"))
+    if tick is None:
+        return None
+    return tick if fields.get("type") == "tick" else tick - 1
+
+
 def sse(event: str, data: object, event_id: str | None = None) -> str:
     lines = [f"event: {event}"]
     if event_id is not None:
@@ -67,27 +131,40 @@ async def stream_messages(
     """SSE messages from ``position`` on, forever, with a comment every ``heartbeat_s`` of quiet."""
     streams = (keys.committed_events, keys.analytics_updates, keys.rejected_events)
     at = dict(zip(streams, position, strict=True))
+    meta: dict[str, str] = await redis.hgetall(keys.world_meta)
+    watch = RunWatch(meta, await closed_at(redis, keys, position[0]))
     # How long a browser waits before reconnecting after the connection drops.
     yield f"retry: 2000\n: resuming after {','.join(at.values())}\n\n"
+    yield run_message(meta, starts=False)
     while not await request.is_disconnected():
-        reply = await redis.xread(at, count=BATCH, block=int(heartbeat_s * 1000))
-        if not reply:
-            yield ": heartbeat\n\n"
-            continue
+        # world_meta read in the same round trip, as of the moment XREAD returns: a reseed
+        # is seen within one heartbeat even when no entry follows it yet.
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.xread(at, count=BATCH, block=int(heartbeat_s * 1000))
+            pipe.hgetall(keys.world_meta)
+            reply, meta = await pipe.execute()
         chunks: list[str] = []
-        for stream, entries in reply:
+        announced = False
+        for stream, entries in reply or ():
             for stream_id, fields in entries:
                 at[stream] = stream_id
                 if stream == keys.analytics_updates:
                     name, entry = "analytics", {"id": stream_id, **fields}
                 else:
+                    if stream == keys.committed_events and watch.starts_new_run(fields):
+                        chunks.append(run_message(meta, starts=True))
+                        announced = True
                     entry = entry_json(stream_id, fields)
                     if stream == keys.rejected_events:
                         name = entry["kind"] = "rejected"
                     else:
                         name = "tick" if entry.get("type") == "tick" else "event"
                 chunks.append(sse(name, entry, ",".join(at.values())))
-        yield "".join(chunks)
+        if meta.get("run_id") != watch.run_id:
+            watch.run_id = meta.get("run_id")
+            if not announced:
+                chunks.insert(0, run_message(meta, starts=False))
+        yield "".join(chunks) if chunks else ": heartbeat\n\n"
 
 
 @router.get(
@@ -105,7 +182,9 @@ async def live(
 ) -> StreamingResponse:
     """Subscribe with ``new EventSource('/api/live')``. Messages: ``event`` (a committed
     action), ``tick`` (a tick closed), ``rejected`` (an action the world refused, with the
-    reason), ``analytics`` (the graph changed)."""
+    reason), ``analytics`` (the graph changed; ``new_run`` on a new run's first),
+    ``run`` (which run follows: on connect, on a reseed, and with ``starts`` before a new
+    run's first entry)."""
     if not origin_allowed(
         request.headers.get("origin"), request.headers.get("host"), settings.cors_origins
     ):
