@@ -11,8 +11,10 @@ stream and each consumer group's lag. At the end:
   the 30 s between the world's trims adds), analytics updates within their cap, no dead
   letters; the committed log is kept whole by design (analytics rebuilds from it), so
   it grows by one entry per agent per tick and nothing else;
-- lag bounded: no group is ever more than 20 ticks' worth of entries behind, nor, at
-  the end, more than 5 ticks' worth further behind than early on.
+- lag bounded: no group is ever more than ``SCRAI_WORLD_MAX_CONSUMER_LAG_TICKS`` (the
+  world holds its clock there, see ``scrai/world/pacing.py``) plus 2 ticks' worth of
+  entries behind. How often the clock was held is reported: a machine too small for
+  the cast shows it there and in ticks/s, not in a lag that grows for ever.
 
 CI runs it short (``SCRAI_SOAK_SECONDS=60``, ``SCRAI_SOAK_AGENTS=200``, the defaults);
 the full soak::
@@ -23,6 +25,7 @@ the full soak::
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import statistics
@@ -32,6 +35,7 @@ from pathlib import Path
 import pytest
 
 from scrai.scenario.store import save_scenario
+from scrai.settings import Settings
 from tests.chaos.pipeline import Pipeline, last_closed
 from tests.helpers import wait_for
 from tests.scenarios import crowd
@@ -41,8 +45,9 @@ AGENTS = int(os.environ.get("SCRAI_SOAK_AGENTS", "200"))
 TICK_S = float(os.environ.get("SCRAI_SOAK_TICK_S", "0.5"))
 RETENTION = 20_000
 WORKERS = max(2, math.ceil(AGENTS / 250))
-MAX_LAG_TICKS = 20  # the most a group may ever be behind, in ticks' worth of entries
-LAG_TICKS = 5  # how much further behind it may be at the end than early on
+# The most a group may ever be behind, in ticks' worth of entries: where the world holds
+# its clock, plus the tick in flight when it read the lag and the one it was closing.
+MAX_LAG_TICKS = Settings.model_fields["world_max_consumer_lag_ticks"].default + 2
 
 pytestmark = [pytest.mark.soak, pytest.mark.slow]
 
@@ -96,6 +101,8 @@ async def test_soak(redis, keys, settings, tmp_path) -> None:
         row: dict = {"t": time.monotonic(), "tick": await last_closed(redis, keys)}
         row["rss"] = {n: rss_mb(p) for n, p in processes(pipeline).items()}
         row["redis_mb"] = (await redis.info("memory"))["used_memory"] / 2**20
+        health = await redis.get(keys.health("world"))
+        row["held"] = bool(health and json.loads(health).get("waiting_for"))
         for name, stream in streams.items():
             row[name] = await redis.xlen(stream)
         for stream_name, group in groups:
@@ -166,8 +173,7 @@ async def test_soak(redis, keys, settings, tmp_path) -> None:
         early_lag = statistics.mean(s[key] for s in second)
         late_lag = statistics.mean(s[key] for s in last)
         lags[group] = f"max {peak}, mean {early_lag:.0f} -> {late_lag:.0f}"
-        # Bounded: never far behind, and not falling further behind as the run goes on.
-        if peak > per_tick * MAX_LAG_TICKS or late_lag > early_lag + per_tick * LAG_TICKS:
+        if peak > per_tick * MAX_LAG_TICKS:
             problems.append(f"{group} lag {lags[group]} entries ({per_tick} per tick)")
     redis_mb = [s["redis_mb"] for s in samples]
     print(
@@ -177,7 +183,8 @@ async def test_soak(redis, keys, settings, tmp_path) -> None:
         f"log (kept whole by design, {samples[-1]['committed']} entries) {log_mb:.1f} MB and "
         f"dedupe markers (kept an hour) {dedupe_mb:.1f} MB\n"
         f"  max lengths: {longest} (retention {RETENTION}); dead letters {dead_letters}\n"
-        f"  consumer lag (entries): {lags}"
+        f"  consumer lag (entries): {lags}; clock held for readers in "
+        f"{sum(s['held'] for s in samples)} of {len(samples)} samples"
     )
     assert not problems, problems
 
