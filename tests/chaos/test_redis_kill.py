@@ -24,6 +24,7 @@ import asyncio
 import json
 import random
 import time
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -90,8 +91,10 @@ async def still_there(client: aioredis.Redis, keys: Keys, before: dict) -> None:
 
 
 @pytest.mark.timeout(300 + ROUNDS * 40)
-async def test_redis_sigkilled_and_restarted_rounds(tmp_path) -> None:
-    server = EmbeddedRedis(tmp_path / "redis", appendfsync="always").start()
+async def test_redis_sigkilled_and_restarted_rounds(
+    tmp_path: Path, outage_server: EmbeddedRedis
+) -> None:
+    server = outage_server
     # The spawner keeps the short lease of the process-kill test (2 s): an outage outlives
     # it, and the spawner must take it back rather than give up its workers.
     pipeline = Pipeline(server.url, "redischaos", tmp_path / "run")
@@ -159,7 +162,6 @@ async def test_redis_sigkilled_and_restarted_rounds(tmp_path) -> None:
         assert_graph_equals_naive(served, recompute(scenario, facts.log))
     finally:
         await client.aclose()
-        server.stop()
     recoveries = sorted(r for r, _ in figures)
     print(
         f"\nredis chaos: {ROUNDS} SIGKILL rounds (appendfsync always); outage + recovery to "
