@@ -64,22 +64,8 @@ def load(options: UpOptions) -> Scenario:
     return parse_scenario(yaml.safe_dump(data, sort_keys=False), str(options.scenario))
 
 
-def worker_commands(
-    agent_ids: list[str], python: str = sys.executable
-) -> list[tuple[str, list[str]]]:
-    """(name, argv) of the worker processes for this cast: one per agent, or shards.
-
-    The one place that decides how agents map to processes; the spawner replaces it.
-    """
-    base = [python, "-m", "scrai.agents"]
-    if len(agent_ids) <= SHARD_ABOVE:
-        return [(f"worker-{a}", [*base, "--agent-id", a]) for a in sorted(agent_ids)]
-    shards = max(2, math.ceil(len(agent_ids) / AGENTS_PER_SHARD))
-    return [(f"worker-shard-{i}", [*base, "--shard", f"{i}/{shards}"]) for i in range(shards)]
-
-
 def agents_per_worker(count: int) -> int:
-    """Agents per worker process for a cast of ``count``: the same split as worker_commands."""
+    """Agents per worker process for a cast of ``count`` (one each, or shards)."""
     if count <= SHARD_ABOVE:
         return 1
     return math.ceil(count / max(2, math.ceil(count / AGENTS_PER_SHARD)))

@@ -102,9 +102,6 @@ class Supervisor:
                 self.say(f"{child.name} restarted")
         return exited
 
-    def running(self) -> list[Child]:
-        return [c for c in self.children.values() if c.proc is not None and c.proc.poll() is None]
-
     def signal_all(self, signum: int, names: list[str] | None = None) -> None:
         for child in self.children.values():
             if names is not None and child.name not in names:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from scrai.scenario.model import Traits
 
-NEEDS = ("social", "rest", "curiosity", "goal", "hunger")
-
 
 def initial_needs(traits: Traits) -> dict[str, float]:
     return {

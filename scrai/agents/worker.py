@@ -15,7 +15,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
@@ -84,7 +83,6 @@ class AgentWorker:
         self.run_id = ""
         self.ticks_done = 0
         self.done_tick = 0  # the last tick every hosted agent has acted for
-        self.actions_sent = 0
 
     # -- start -------------------------------------------------------------------------
 
@@ -286,7 +284,6 @@ class AgentWorker:
         await self.publish(acting, outcomes)
         self.done_tick = tick  # agents absent from the world this tick have nothing to do
         self.ticks_done += 1
-        self.actions_sent += len(outcomes)
         return len(outcomes)
 
     async def _decide(self, acting: list[CognitiveAgent], tick: int) -> list[Decision]:
@@ -361,12 +358,3 @@ def shard(ids: Sequence[str], index: int, count: int) -> list[str]:
     if not 0 <= index < count:
         raise ValueError(f"shard {index}/{count} does not exist")
     return [a for i, a in enumerate(sorted(ids)) if i % count == index]
-
-
-def describe(worker: AgentWorker) -> dict[str, Any]:
-    return {
-        "name": worker.name,
-        "agents": len(worker.ids),
-        "ticks": worker.ticks_done,
-        "actions": worker.actions_sent,
-    }

@@ -54,10 +54,6 @@ class Backend(Protocol):
         """Every worker of this namespace the spawner manages, of any run id, alive or dead."""
         ...
 
-    def is_alive(self, handle: WorkerHandle) -> bool:
-        """Whether the worker is still running (fresh, not the cached ``handle.alive``)."""
-        ...
-
     def close(self) -> None:
         """Release clients; leaves the workers running."""
         ...

@@ -29,7 +29,6 @@ from spawner.backends.spec import (
     STOP_GRACE_S,
     WorkerSpec,
     discover_network,
-    worker_name,
     worker_spec,
 )
 
@@ -90,9 +89,6 @@ class DockerBackend:
                 f"no image {settings.image!r} on this engine: build it (docker build -t "
                 f"{settings.image} .) or set SCRAI_IMAGE"
             ) from None
-
-    def container_name(self, agent_id: str) -> str:
-        return worker_name(self.settings, self.run_id, agent_id)
 
     def start(self, agent_id: str, agents: Sequence[str] = ()) -> WorkerHandle:
         spec = worker_spec(self.settings, self.run_id, agent_id, agents, self.network)
@@ -157,10 +153,6 @@ class DockerBackend:
             # would remove the other's as orphans of another run.
             return self._summaries(label=labels, network=self.network)
         return self._summaries(label=labels)
-
-    def is_alive(self, handle: WorkerHandle) -> bool:
-        found = self._summaries(id=handle.handle)
-        return bool(found) and found[0].alive
 
     def stop(self, handle: WorkerHandle) -> None:
         api = self.client.api

@@ -150,10 +150,6 @@ class ProcessBackend:
         except (OSError, ValueError):
             return None
 
-    def is_alive(self, handle: WorkerHandle) -> bool:
-        record = self._record(handle)
-        return record is not None and self._record_alive(record)
-
     def stop(self, handle: WorkerHandle) -> None:
         pid = int(handle.handle)
         record = self._record(handle)

@@ -103,14 +103,6 @@ class SwarmBackend:
         states = self._task_states() if services else {}
         return [self._handle(s, states.get(s.id, [])) for s in services]
 
-    def is_alive(self, handle: WorkerHandle) -> bool:
-        try:
-            service = self.client.services.get(handle.handle)
-        except NotFound:
-            return False
-        states = [t["Status"]["State"] for t in service.tasks()]
-        return self._handle(service, states).alive
-
     def stop(self, handle: WorkerHandle) -> None:
         try:
             self.client.services.get(handle.handle).remove()

@@ -11,7 +11,6 @@ from scrai.bus import publish_many
 from scrai.events import Event, Idle, Interact, Move, Speak
 from scrai.keys import Keys
 from scrai.memory.consolidator import GROUP, MemoryConsolidator
-from scrai.memory.model import Memory
 from scrai.memory.store import MemoryStore
 from scrai.scenario.model import Scenario
 from scrai.settings import Settings
@@ -28,10 +27,6 @@ async def consolidate(
     consolidator = MemoryConsolidator(redis, keys, scenario, settings=settings)
     await consolidator.run(burst=True)
     return consolidator
-
-
-def by_agent(memories: list[Memory]) -> dict[str, Memory]:
-    return {m.agent_id: m for m in memories}
 
 
 async def test_actor_and_observers_remember_what_they_did_saw_and_heard(redis, keys, settings):

@@ -27,11 +27,6 @@ async def _run_with_ghost(redis, keys):  # type: ignore[no-untyped-def]
     return world
 
 
-async def dead_letter_of(redis, keys, group: str) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
-    entries = await redis.xrange(keys.dead_letter(keys.committed_events))
-    return [f for _, f in entries if f["group"] == group and f["orig_entity_id"] == "ghost"]
-
-
 async def test_memory_keeps_a_commit_for_an_unknown_agent_out(redis, keys, settings) -> None:
     world = await _run_with_ghost(redis, keys)
     await MemoryConsolidator(redis, keys, world.scenario, settings=settings).run(burst=True)
