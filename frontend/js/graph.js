@@ -10,6 +10,22 @@ export const EDGE_KINDS = [
   { id: "shared_object", label: "shared objects", title: "Used the same object around the same time" },
 ];
 
+// The chips that show or hide each kind of tie.
+export function edgeFilterChips(el, graph) {
+  for (const k of EDGE_KINDS) {
+    const chip = document.createElement("span");
+    chip.className = "chip on";
+    chip.dataset.kind = k.id;
+    chip.title = `${k.title} (click to show or hide)`;
+    chip.textContent = k.label;
+    chip.onclick = () => {
+      chip.classList.toggle("on");
+      graph.setKinds([...el.querySelectorAll(".chip.on")].map((c) => c.dataset.kind));
+    };
+    el.append(chip);
+  }
+}
+
 const MAX_CROWD_LINKS = 2500;
 const linkKey = (s, t) => (s < t ? `${s}|${t}` : `${t}|${s}`);
 const idOf = (end) => (typeof end === "object" ? end.id : end);

@@ -18,3 +18,9 @@ export function connectLive({ onEvent, onTick, onAnalytics, onRun, onStatus }) {
   source.onerror = () => onStatus(source.readyState === EventSource.CLOSED ? "down" : "reconnecting");
   return source;
 }
+
+export function showConnection(status) {
+  const el = document.getElementById("conn");
+  el.className = `conn conn-${status === "live" ? "live" : status === "down" ? "down" : "wait"}`;
+  el.textContent = status === "live" ? "● live" : status === "down" ? "● disconnected" : "● reconnecting…";
+}

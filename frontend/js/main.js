@@ -3,10 +3,11 @@
 import { adoptTokenFromUrl, getJSON } from "./api.js";
 import { TrendChart } from "./charts.js";
 import { setupControls, showClock } from "./controls.js";
-import { EDGE_KINDS, SocialGraph } from "./graph.js";
+import { SocialGraph, edgeFilterChips } from "./graph.js";
 import { renderInsights } from "./insights.js";
 import { renderAgent } from "./inspector.js";
-import { connectLive } from "./live.js";
+import { Feed } from "./feed.js";
+import { connectLive, showConnection } from "./live.js";
 import { setupHistory } from "./history.js";
 import { EventLog } from "./log.js";
 import { WorldMap } from "./map.js";
@@ -43,6 +44,7 @@ const graph = new SocialGraph($("graph"), $("graph-tooltip"), { onSelect: (id) =
 const log = new EventLog($("log"), $("log-filters"), $("log-follow"), { onFollow: (id) => select(id) });
 const interactions = new TrendChart($("trend-interactions"), "interactions");
 const moves = new TrendChart($("trend-moves"), "moves");
+const feed = new Feed({ map, log, interactions, moves, reloadWorld: () => loadWorld() });
 
 // -- the clock ------------------------------------------------------------------------
 const refreshClock = throttle(async () => {
@@ -113,20 +115,9 @@ const refreshGraph = throttle(async () => {
   if (data) renderInsights($("insights"), data.insights, { onSelect: select });
 }, () => (graph.nodes.size > 300 ? 5000 : 1000)); // a crowd's graph is big: fetch it less often
 
-for (const k of EDGE_KINDS) {
-  const chip = document.createElement("span");
-  chip.className = "chip on";
-  chip.dataset.kind = k.id;
-  chip.title = `${k.title} (click to show or hide)`;
-  chip.textContent = k.label;
-  chip.onclick = () => {
-    chip.classList.toggle("on");
-    graph.setKinds([...document.querySelectorAll("#edge-filters .chip.on")].map((c) => c.dataset.kind));
-  };
-  $("edge-filters").append(chip);
-}
+edgeFilterChips($("edge-filters"), graph);
 
-const history = setupHistory(app, { showGraph, refreshGraph });
+const timeline = setupHistory(app, { showGraph, refreshGraph });
 
 // -- the inspector ----------------------------------------------------------------------
 // The analytics' view of one agent reads every tie it has: fetched on selection, then now and then.
@@ -164,56 +155,6 @@ $("inspector").addEventListener("click", (e) => {
   if (who) select(who.dataset.agent);
 });
 
-// -- live events ------------------------------------------------------------------------
-let queue = [];
-function flush() {
-  const batch = queue;
-  queue = [];
-  const changes = { agents: new Map(), objects: new Map() };
-  for (const e of batch) {
-    if (e.kind === "tick") {
-      interactions.touch(e.tick);
-      moves.touch(e.tick);
-      continue;
-    }
-    if (e.kind === "speak" || e.kind === "interact") interactions.add(e.tick);
-    if (e.kind === "move") moves.add(e.tick);
-    for (const [key, value] of Object.entries(e.payload?.after || {})) {
-      const [what, id] = [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)];
-      if (what === "agent" && value?.place) changes.agents.set(id, value.place);
-      if (what === "object") changes.objects.set(id, value);
-    }
-  }
-  map.update(changes);
-  const closed = d3.max(batch, (e) => (e.kind === "tick" ? e.tick : undefined));
-  if (closed !== undefined) map.setClosedTick(closed);
-  log.add(batch);
-  interactions.draw();
-  moves.draw();
-  if (app.stale) {
-    app.stale = false;
-    loadWorld().catch(() => { app.stale = true; });
-  }
-}
-// Draw once per frame. A hidden tab gets no frames, so it drains on a timer instead and
-// keeps only the newest events: a dashboard left open for hours must not grow.
-const MAX_QUEUE = 20000;
-function scheduleFlush() {
-  if (queue.length > MAX_QUEUE) {
-    queue = queue.slice(-MAX_QUEUE / 2);
-    app.stale = true; // some moves were dropped: re-read where everyone is at the next flush
-  }
-  if (queue.length !== 1) return;
-  if (document.hidden) setTimeout(flush, 1000);
-  else requestAnimationFrame(flush);
-}
-
-function onStatus(status) {
-  const el = $("conn");
-  el.className = `conn conn-${status === "live" ? "live" : status === "down" ? "down" : "wait"}`;
-  el.textContent = status === "live" ? "● live" : status === "down" ? "● disconnected" : "● reconnecting…";
-}
-
 // -- a new run -------------------------------------------------------------------------
 function received(e) {
   runs.seen();
@@ -224,10 +165,10 @@ function received(e) {
 // Everything shown of the old run goes; the new run's world, clock, graph and minds load.
 async function startOver(run) {
   const generation = runs.generation;
-  queue = []; // not drawn yet, and the old run's
-  Object.assign(app, { graphPending: true, graphFrom: null, analyticsIds: new Set(), stale: false });
+  feed.clear();
+  Object.assign(app, { graphPending: true, graphFrom: null, analyticsIds: new Set() });
   social.id = null;
-  history.reset();
+  timeline.reset();
   graph.clear();
   interactions.clear();
   moves.clear();
@@ -256,7 +197,7 @@ async function startOver(run) {
       $("inspector").innerHTML = `<p class="empty">Click an agent on the map or in the graph to inspect them.</p>`;
     }
   } catch {
-    app.stale = true; // the next flush reads the world again
+    feed.stale = true; // the next flush reads the world again
   }
   refreshClock();
   refreshGraph();
@@ -284,16 +225,15 @@ async function start() {
   }
   const recent = await getJSON("/api/events", { limit: 1000, type: ["move", "speak", "interact", "tick"] });
   const backlog = currentRunOnly(recent.events).reverse(); // the log keeps earlier runs too
-  queue.push(...backlog);
-  flush();
+  feed.queue.push(...backlog);
+  feed.flush();
   log.list.querySelectorAll(".fresh").forEach((li) => li.classList.remove("fresh"));
   refreshGraph();
   connectLive({
-    onEvent: (e) => { received(e); queue.push(e); scheduleFlush(); },
+    onEvent: (e) => { received(e); feed.push(e); },
     onTick: (e) => {
       received(e);
-      queue.push(e);
-      scheduleFlush();
+      feed.push(e);
       refreshClock();
       refreshInspector();
       refreshGraph(); // analytics updates come too; this keeps the graph current without them
@@ -301,7 +241,7 @@ async function start() {
     // Any update (new_run=1 too: the analytics started its tables over) means new tables to read.
     onAnalytics: () => refreshGraph(),
     onRun: (run) => runs.fromStream(run),
-    onStatus,
+    onStatus: showConnection,
   });
   setInterval(refreshClock, 1500);
 }
