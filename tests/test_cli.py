@@ -1,4 +1,4 @@
-"""``scrai world`` and ``scrai clock`` as a user runs them."""
+"""The ``scrai`` command as a user runs it: ``scrai world`` and ``scrai clock``."""
 
 from __future__ import annotations
 
