@@ -53,6 +53,13 @@ def rebuild(
     )
     for table, ids in report.differences.items():
         typer.echo(f"  {table}: {len(ids)} differ, e.g. {', '.join(ids[:5])}")
+    if report.trimmed:
+        typer.echo(
+            f"the committed log lost its first {report.trimmed} entries to retention "
+            "(SCRAI_COMMITTED_RETENTION_MAX_LEN): the rebuilt tables miss them"
+            + (", so they were not swapped in" if swap else ""),
+            err=True,
+        )
     if report.swapped:
         typer.echo("swapped the rebuilt tables in")
     elif report.equal:

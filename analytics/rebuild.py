@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from analytics.ingest import AnalyticsState
 from analytics.rejections import queue_rejections
@@ -35,6 +36,9 @@ class RebuildReport:
     tick: int = 0
     differences: dict[str, list[str]] = field(default_factory=dict)
     swapped: bool = False
+    # Committed entries retention removed (SCRAI_COMMITTED_RETENTION_MAX_LEN) before the
+    # replay: the rebuilt tables miss them, so they are never swapped in.
+    trimmed: int = 0
 
     @property
     def equal(self) -> bool:
@@ -162,9 +166,19 @@ async def rebuild(redis: aioredis.Redis, keys: Keys, *, replace: bool = False) -
     fresh = temp_keys(keys)
     report = await build(redis, keys, fresh)
     report.differences = await compare(redis, keys, fresh)
-    if replace:
+    report.trimmed = await trimmed(redis, keys.committed_events)
+    if replace and not report.trimmed:
         await swap(redis, keys, fresh)
         report.swapped = True
     else:
         await _delete_namespace_tables(redis, fresh)
     return report
+
+
+async def trimmed(redis: aioredis.Redis, stream: str) -> int:
+    """How many entries ever added to ``stream`` it no longer holds (retention trimmed them)."""
+    try:
+        info = await redis.xinfo_stream(stream)
+    except ResponseError:  # no stream: nothing was ever added
+        return 0
+    return int(info.get("entries-added", info["length"])) - int(info["length"])

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
 
     # Streams: entries kept per stream (approximate), never trimming unread entries.
     stream_retention_max_len: int = Field(default=1_000_000, ge=1_000)
+    # The committed log is kept whole unless this is set (``scrai analytics rebuild``
+    # replays it from the start): about a kilobyte per entry in a crowd, so a long run
+    # of a large cast sets it to bound Redis' memory, read entries only, as above.
+    committed_retention_max_len: int | None = Field(default=None, ge=1_000)
 
     # Consumer tuning.
     consumer_batch_size: int = Field(default=500, ge=1)

@@ -306,13 +306,18 @@ class WorldSystem:
         )
 
     async def _trim(self) -> None:
-        """Keep the action and rejection streams within retention (never past a reader).
+        """Keep the streams the world writes within retention (never past a reader).
 
-        The committed stream is left whole: analytics rebuilds by replaying it.
+        The committed stream is left whole unless ``committed_retention_max_len`` is set:
+        analytics rebuilds by replaying it.
         """
         limit = self.settings.stream_retention_max_len
         for stream in (self.keys.action_events, self.keys.rejected_events):
             await trim(self.redis, stream, limit)
+        if self.settings.committed_retention_max_len is not None:
+            await trim(
+                self.redis, self.keys.committed_events, self.settings.committed_retention_max_len
+            )
 
     async def _ready_to_close(self, now: float) -> bool:
         if now >= self.clock.deadline_at:
