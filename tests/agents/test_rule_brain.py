@@ -138,30 +138,20 @@ def test_replies_run_their_course():
     heard = Seen("event", "bob", "cafe", 0.0, {"action": "speak", "to": "ann", "text": "Hi Ann"})
     needs = {"social": 0.6, "rest": 0.0, "curiosity": 0.0, "goal": 0.0}
     step = {"start": 0, "end": 5, "place": "park", "activity": "walk"}
-    fresh = brain().choose(
-        context(
-            agents=[("bob", "cafe", 0.0)],
-            events=[heard],
-            relationships={"bob": 0.5},
-            needs=needs,
-            plan_step=step,
-        )
+    situation = dict(
+        agents=[("bob", "cafe", 0.0)],
+        events=[heard],
+        relationships={"bob": 0.5},
+        needs=needs,
+        plan_step=step,
     )
+    fresh = brain().choose(context(**situation))
     assert isinstance(fresh.action, Speak) and fresh.action.to == "bob"
     talked = [
         RecalledMemory(f"self:{t}", t, "conversation", "Bob Ray said to me: hi", 1.0, 4.0)
         for t in range(6)
     ]
-    tired = brain().choose(
-        context(
-            agents=[("bob", "cafe", 0.0)],
-            events=[heard],
-            relationships={"bob": 0.5},
-            needs=needs,
-            memories=talked,
-            plan_step=step,
-        )
-    )
+    tired = brain().choose(context(**situation, memories=talked))  # the same, after six talks
     assert tired.action == Move(to="park") and tired.reason == "plan: walk"
 
 

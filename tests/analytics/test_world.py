@@ -7,19 +7,13 @@ import httpx
 
 from analytics.rebuild import rebuild
 from scrai.scenario.store import save_scenario
-from scrai.world.state import load_clock
 from tests.analytics.naive import assert_graph_equals_naive, recompute
 from tests.analytics.runs import app_for, drain
 from tests.helpers import wait_for
 from tests.scenarios import line_town
-from tests.world.driver import Cast, random_script, read_log, running_world
+from tests.world.driver import Cast, closed, random_script, read_log, running_world
 
 TICKS = 25
-
-
-async def closed(redis, keys, tick: int) -> bool:
-    clock = await load_clock(redis, keys)
-    return clock is not None and clock.last_closed >= tick
 
 
 async def test_world_run_served_graph_equals_brute_force(redis, keys, settings) -> None:

@@ -6,10 +6,9 @@ from scrai.events import Idle, Interact, Move, Speak
 from scrai.memory.consolidator import MemoryConsolidator
 from scrai.memory.store import MemoryStore
 from scrai.scenario.store import save_scenario
-from scrai.world.state import load_clock
 from tests.helpers import wait_for
 from tests.scenarios import village
-from tests.world.driver import Cast, running_world
+from tests.world.driver import Cast, closed, running_world
 
 PLAN = {
     ("alice", 1): Speak(to="bob", text="Will you bake for the festival?"),
@@ -28,13 +27,9 @@ async def test_memories_from_a_real_world_run(redis, keys, settings):
     agents = [a.id for a in scenario.agents]
     cast = Cast(redis, keys, agents, lambda agent, tick: PLAN.get((agent, tick), Idle()))
 
-    async def closed() -> bool:
-        clock = await load_clock(redis, keys)
-        return clock is not None and clock.last_closed >= 2
-
     async with running_world(settings):
         await cast.play(2)
-        await wait_for(closed, timeout_s=30)
+        await wait_for(lambda: closed(redis, keys, 2), timeout_s=30)
     consolidator = MemoryConsolidator(redis, keys, scenario, settings=settings)
     stats = await consolidator.run(burst=True)
     assert stats.handled == 2 * len(agents) + 2 and stats.dead_lettered == 0

@@ -27,7 +27,7 @@ from scrai.events import Interact, TickEvent, parse_event
 from scrai.scenario.store import save_scenario
 from tests.helpers import wait_for
 from tests.scenarios import crowd
-from tests.world.driver import Cast
+from tests.world.driver import Cast, closed
 
 pytestmark = [pytest.mark.slow]
 
@@ -107,7 +107,7 @@ async def test_retention_waits_for_a_paused_group_and_memory_comes_back(
         peak_stream = await redis.memory_usage(stream)
 
         os.kill(analytics.pid, signal.SIGCONT)
-        await wait_for(lambda: _closed(redis, keys, 3 + PAUSED_TICKS), timeout_s=60)
+        await wait_for(lambda: closed(redis, keys, 3 + PAUSED_TICKS), timeout_s=60)
         await wait_for(lambda: _caught_up(redis, keys, stream), timeout_s=90)
         assert await rejections_counted(redis, keys) == await rejections_made(redis, keys)
 
@@ -137,7 +137,7 @@ async def test_retention_waits_for_a_paused_group_and_memory_comes_back(
         # A tick's rejections may land between the catch-up check and the pass: unread, kept.
         assert max(lengths) <= RETENTION + AGENTS, lengths
         assert max(usages) < peak_stream / 2, (max(usages), peak_stream)
-        await wait_for(lambda: _closed(redis, keys, 3 + 2 * PAUSED_TICKS), timeout_s=60)
+        await wait_for(lambda: closed(redis, keys, 3 + 2 * PAUSED_TICKS), timeout_s=60)
         await wait_for(lambda: _caught_up(redis, keys, stream), timeout_s=60)
         assert await rejections_counted(redis, keys) == await rejections_made(redis, keys)
         assert world.returncode is None and analytics.returncode is None
@@ -173,7 +173,3 @@ async def _caught_up(redis, keys, stream: str) -> bool:  # type: ignore[no-untyp
     if await redis.hget(keys.analytics("meta"), "rejected_position") != last[0][0]:
         return False
     return (await redis.xpending(stream, "analytics"))["pending"] == 0
-
-
-async def _closed(redis, keys, tick: int) -> bool:  # type: ignore[no-untyped-def]
-    return int(await redis.hget(keys.clock, "last_closed") or 0) >= tick

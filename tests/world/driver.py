@@ -99,6 +99,18 @@ class Cast:
         return None
 
 
+async def closed(redis: aioredis.Redis, keys: Keys, tick: int) -> bool:
+    """Whether the world has closed ``tick`` (a condition for ``wait_for``)."""
+    clock = await load_clock(redis, keys)
+    return clock is not None and clock.last_closed >= tick
+
+
+async def tick_open(redis: aioredis.Redis, keys: Keys, tick: int) -> bool:
+    """Whether ``tick`` (or a later one) is open for actions."""
+    clock = await load_clock(redis, keys)
+    return clock is not None and clock.tick >= tick and clock.is_open
+
+
 @asynccontextmanager
 async def running_world(settings: Settings, **kwargs: Any) -> AsyncIterator[WorldSystem]:
     """The world system in this process, with its own client, stopped on exit."""

@@ -24,7 +24,7 @@ from scrai.settings import Settings
 from scrai.world.state import WorldReader, load_clock
 from tests.helpers import wait_for
 from tests.scenarios import crowd
-from tests.world.driver import Cast, random_script, read_log, replay, running_world
+from tests.world.driver import Cast, closed, random_script, read_log, replay, running_world
 
 AGENTS, TICKS, KILLS = 100, 100, 10
 
@@ -151,17 +151,12 @@ async def test_same_scenario_and_actions_give_the_same_log(redis, settings):
         cast = Cast(redis, keys, [a.id for a in scenario.agents], random_script(scenario, seed=5))
         async with running_world(run_settings):
             await cast.play(25)
-            await wait_for(lambda k=keys: _closed(redis, k, 25), timeout_s=30)
+            await wait_for(lambda k=keys: closed(redis, k, 25), timeout_s=30)
         log, rejected = await read_log(redis, keys)
         logs.append((_comparable(log), _comparable(rejected)))
     commits = [e for e in logs[0][0] if e[0] != "tick"]
     assert len(commits) + len(logs[0][1]) == 40 * 25 and len(commits) > 250
     assert logs[0] == logs[1]
-
-
-async def _closed(redis, keys, tick: int) -> bool:
-    clock = await load_clock(redis, keys)
-    return clock is not None and clock.last_closed >= tick
 
 
 def _comparable(events) -> list[tuple]:

@@ -27,11 +27,11 @@ from scrai.events import (
 from scrai.scenario.model import Scenario
 from scrai.scenario.store import save_scenario
 from scrai.world.rules import Rejected
-from scrai.world.state import Staged, action_fields, encode_staged, load_clock
+from scrai.world.state import Staged, action_fields, encode_staged
 from scrai.world.system import _XADD_EVENTS_LUA, rejected_fields, rejected_payload, uuid5_url
 from tests.events_factory import action, committed, rejected
 from tests.helpers import wait_for
-from tests.world.driver import running_world
+from tests.world.driver import closed, running_world, tick_open
 
 ACTIONS = [
     Move(to="square"),
@@ -185,7 +185,7 @@ async def test_trace_ids_survive_commit_and_both_kinds_of_rejection(redis, keys,
     await save_scenario(redis, keys, tiny_world())
     await redis.zadd(keys.agents_alive, dict.fromkeys(["alice", "bob"], time.time() + 120))
     async with running_world(settings):
-        await wait_for(lambda: _tick_open(redis, keys, 1), timeout_s=30)
+        await wait_for(lambda: tick_open(redis, keys, 1), timeout_s=30)
         # carol's first: read (and rejected) no later than the actions that close tick 1
         sent = [
             action("carol", 1, 9, Idle(), trace_id="t-carol"),
@@ -194,7 +194,7 @@ async def test_trace_ids_survive_commit_and_both_kinds_of_rejection(redis, keys,
         ]
         for one in sent:
             await redis.xadd(keys.action_events, one.to_fields())
-        await wait_for(lambda: _closed(redis, keys, 1), timeout_s=30)
+        await wait_for(lambda: closed(redis, keys, 1), timeout_s=30)
     committed = [parse_event(f) for _, f in await redis.xrange(keys.committed_events)]
     rejected = [parse_event(f) for _, f in await redis.xrange(keys.rejected_events)]
     commit = next(e for e in committed if e.type == "world_state_committed")
@@ -211,13 +211,3 @@ async def test_trace_ids_survive_commit_and_both_kinds_of_rejection(redis, keys,
     states = {k: json.loads(v) for k, v in (await redis.hgetall(keys.agents_state)).items()}
     assert states["alice"] == commit.payload.after["agent:alice"]
     assert states["bob"]["last_rejection"]["reason"] == "too_far"
-
-
-async def _tick_open(redis, keys, tick: int) -> bool:
-    clock = await load_clock(redis, keys)
-    return clock is not None and clock.tick >= tick and clock.is_open
-
-
-async def _closed(redis, keys, tick: int) -> bool:
-    clock = await load_clock(redis, keys)
-    return clock is not None and clock.last_closed >= tick

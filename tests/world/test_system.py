@@ -20,18 +20,13 @@ from scrai.world.system import ScenarioMismatch, WorldSystem
 from tests.events_factory import action
 from tests.helpers import wait_for
 from tests.scenarios import line_town
-from tests.world.driver import Cast, read_log, running_world
+from tests.world.driver import Cast, closed, read_log, running_world
 
 AGENTS = ["alice", "bob", "carol", "dan", "eve"]
 
 
 def scripted(plan: dict[tuple[str, int], object]):
     return lambda agent, tick: plan.get((agent, tick), Idle())
-
-
-async def closed(redis, keys, tick: int) -> bool:
-    clock = await load_clock(redis, keys)
-    return clock is not None and clock.last_closed >= tick
 
 
 async def test_each_rule_through_the_running_system(redis, keys, settings):
