@@ -28,9 +28,13 @@ def link(edge: Edge, params: Params, tick: int) -> dict[str, Any]:
     return {"source": edge.a, "target": edge.b, "weight": sum(strengths.values()), "kinds": kinds}
 
 
-def snapshot_link(row: list[Any]) -> dict[str, Any]:
-    """A snapshot's edge row in the same shape as :func:`link`."""
+def snapshot_link(row: list[Any], params: Params, tick: int) -> dict[str, Any]:
+    """A snapshot's edge row in the same shape as :func:`link`, weights as of ``tick`` (the
+    snapshot's; a row holds its strengths as of its own tick, or, older rows, as of ``tick``)."""
     a, b, sp, sc, so, prox_ticks, messages, turns, shared = row[:9]
+    if len(row) > 13:
+        f = params.decay(tick - row[13])
+        sp, sc, so = sp * f, sc * f, so * f
     return {
         "source": a,
         "target": b,

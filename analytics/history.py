@@ -38,12 +38,14 @@ def state_from_snapshot(snap: dict[str, Any], params: Params, space: Space) -> A
         state.movement[nid] = Movement(nid, place=n.get("place"), arrived=t)
     for row in snap["edges"]:
         a, b, sp, sc, so, prox_ticks, messages, turns, shared = row[:9]
-        extra: list[Any] = row[9:] if len(row) >= 13 else [None, -1, -1, -1]
+        extra: list[Any] = row[9:13] if len(row) >= 13 else [None, -1, -1, -1]
         speaker, prox_last, msg_last, shared_last = extra
+        # Strengths as of the row's own tick (older rows: decayed to the snapshot's tick).
+        s_tick = row[13] if len(row) > 13 else t
         state.edges[f"{a}|{b}"] = Edge(
             a, b, prox_ticks=prox_ticks, prox_last=prox_last, messages=messages, turns=turns,
             msg_last=msg_last, last_speaker=speaker, shared=shared, shared_last=shared_last,
-            s_prox=sp, s_conv=sc, s_obj=so, s_tick=t,
+            s_prox=sp, s_conv=sc, s_obj=so, s_tick=s_tick,
         )  # fmt: skip
     for oid, recent in snap.get("objects", {}).items():
         state.objects[oid] = ObjectStats(oid, recent=dict(recent))

@@ -232,11 +232,12 @@ async def edges_over_time(redis: aioredis.Redis, keys: Keys) -> list[dict[str, A
     """One row per edge per snapshot tick, then the live edges: the CSV export's rows."""
     from analytics.tables import snapshot_ticks
 
+    params = await read_params(redis, keys)
     rows: list[dict[str, Any]] = []
     for t in await snapshot_ticks(redis, keys):
         snap = await read_snapshot(redis, keys, t)
         if snap and snap["tick"] == t:
-            rows += [_row(t, graphs.snapshot_link(r)) for r in snap["edges"]]
+            rows += [_row(t, graphs.snapshot_link(r, params, t)) for r in snap["edges"]]
     live = await read_graph(redis, keys, with_insights=False)
     if not rows or rows[-1]["tick"] != live["tick"]:
         rows += [_row(live["tick"], item) for item in live["links"]]

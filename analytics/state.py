@@ -232,6 +232,16 @@ ROW_OF: dict[str, Callable[[Any], tuple[Any, ...]]] = {
 _ROW_BY_TYPE = {TABLES[name]: row for name, row in ROW_OF.items()}
 
 
+# A tie in a snapshot: [a, b, s_prox, s_conv, s_obj, prox_ticks, messages, turns, shared,
+# last_speaker, prox_last, msg_last, shared_last, s_tick], the strengths as of s_tick (rows
+# of 13 values, from earlier versions, hold them decayed to the snapshot's tick).
+SNAPSHOT_FIELDS = (
+    "a", "b", "s_prox", "s_conv", "s_obj", "prox_ticks", "messages", "turns", "shared",
+    "last_speaker", "prox_last", "msg_last", "shared_last", "s_tick",
+)  # fmt: skip
+SNAPSHOT_ROW = operator.attrgetter(*SNAPSHOT_FIELDS)
+
+
 def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 

@@ -42,7 +42,7 @@ from redis.asyncio.client import Pipeline
 
 from analytics import centrality
 from analytics import graph as graphs
-from analytics.ingest import AnalyticsState
+from analytics.ingest import AnalyticsState, event_ids
 from analytics.insights import View, detect
 from analytics.metrics import UPDATES_MAX_LEN, metrics_pool, rivals_of, store_metrics
 from analytics.rejections import queue_rejections
@@ -174,11 +174,11 @@ class AnalyticsSystem:
             entries += [(d.stream_id, d.event) for d in batch if parse_id(d.stream_id) > position]
         new_run = False
         state = self.state
-        for stream_id, event in entries:
-            if state.starts_new_run(event):
+        for (stream_id, event), eid in zip(entries, event_ids(e for _, e in entries), strict=True):
+            if event.tick <= state.meta.tick:  # state.starts_new_run(event), inlined: per entry
                 await self._start_over(event.tick)
                 state, new_run = self.state, True
-            state.apply(stream_id, event)
+            state.apply(stream_id, event, eid)
         if new_run:  # the old run's keys go in the same MULTI/EXEC as the new run's tables
             tx.delete(*await run_keys(self.redis, self.keys))
             tx.hset(self.keys.analytics("meta"), "params", state.params.to_json())
