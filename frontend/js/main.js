@@ -180,8 +180,8 @@ async function startOver(run) {
     document.title = `ScrAI — ${run.scenario}`;
   }
   $("time").max = 0;
-  const at = run.seeded_at ? ` · seeded ${new Date(run.seeded_at * 1000).toLocaleTimeString()}` : "";
-  log.startOver(`New run${run.scenario ? ` of ${run.scenario}` : ""}${at}`);
+  const at = new Date(run.seeded_at ? run.seeded_at * 1000 : Date.now()).toLocaleTimeString();
+  log.startOver(`New run${run.scenario ? ` of ${run.scenario}` : ""} · ${at}`);
   toast("The world was seeded again: a new run began, and the dashboard started over.", 6000);
   document.body.dataset.run = run.run_id;
   document.body.dataset.runs = Number(document.body.dataset.runs || 0) + 1;

@@ -84,7 +84,7 @@ def scrai_up(
         if not ready.wait(90) or not found:
             raise AssertionError("scrai up printed no dashboard URL:\n" + "\n".join(output[-40:]))
         run = Run(base=found["base"], token=found["token"], output=output)
-        wait_for_sync(lambda: _get(run, "/healthz"), 30, what="the API to answer", interval_s=0.1)
+        wait_for_sync(lambda: answers(run, "/healthz"), 30, what="the API", interval_s=0.1)
         yield run
     finally:
         if proc.poll() is None:
@@ -121,7 +121,7 @@ def run(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ru
         yield up
 
 
-def _get(run: Run, path: str) -> bool:
+def answers(run: Run, path: str) -> bool:
     try:
         return httpx.get(f"{run.base}{path}", timeout=2).status_code == 200
     except httpx.HTTPError:
