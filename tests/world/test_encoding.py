@@ -31,6 +31,7 @@ from scrai.world.state import Staged, action_fields, encode_staged
 from scrai.world.system import _XADD_EVENTS_LUA, rejected_fields, rejected_payload, uuid5_url
 from tests.events_factory import action, committed, rejected
 from tests.helpers import wait_for
+from tests.scenarios import place, scenario
 from tests.world.driver import closed, running_world, tick_open
 
 ACTIONS = [
@@ -164,20 +165,21 @@ async def test_the_tick_script_writes_what_to_fields_writes(redis, keys):
 
 
 def tiny_world() -> Scenario:
-    places = [
-        {"id": "home", "name": "Home", "position": [0, 0], "neighbors": ["square"]},
-        {"id": "square", "name": "Square", "position": [5, 0]},
-        {"id": "far", "name": "Far", "position": [100, 0], "neighbors": ["square"]},
-    ]
-    agents = [
-        {"id": "alice", "name": "Alice", "place": "home"},
-        {"id": "bob", "name": "Bob", "place": "square"},
-        {"id": "carol", "name": "Carol", "place": "home"},
-    ]
-    simulation = {"tick_deadline_s": 30, "hearing_range": 8, "perception_range": 8}
-    world = {"places": places, "max_move_distance": 50}
-    return Scenario.model_validate(
-        {"name": "encoding", "world": world, "agents": agents, "simulation": simulation}
+    """Home and square in perception range; the far field 95 from the square: too far to go."""
+    return scenario(
+        "encoding",
+        [
+            place("home", "Home", 0, neighbors=["square"]),
+            place("square", "Square", 5),
+            place("far", "Far", 100, neighbors=["square"]),
+        ],
+        [
+            {"id": "alice", "name": "Alice", "place": "home"},
+            {"id": "bob", "name": "Bob", "place": "square"},
+            {"id": "carol", "name": "Carol", "place": "home"},
+        ],
+        world={"max_move_distance": 50},
+        simulation={"tick_deadline_s": 30, "hearing_range": 8, "perception_range": 8},
     )
 
 
