@@ -34,7 +34,6 @@ from analytics.state import (
     Node,
     ObjectStats,
     PlaceStats,
-    edge_key,
 )
 from scrai.events import AnyEvent, Interact, Speak, TickEvent, WorldStateCommittedEvent
 from scrai.scenario.model import Scenario
@@ -63,7 +62,9 @@ class AnalyticsState:
         self.places: dict[str, PlaceStats] = {}
         self.objects: dict[str, ObjectStats] = {}
         self.dirty: dict[str, set[str]] = {name: set() for name in TABLES}
-        self._dirty_nodes = self.dirty["nodes"]  # the same set: changed in place, never replaced
+        # The same sets, at hand for the hot paths (changed in place, never replaced).
+        self._dirty_nodes, self._dirty_edges = self.dirty["nodes"], self.dirty["edges"]
+        self._dirty_movement, self._dirty_places = self.dirty["movement"], self.dirty["places"]
         self.snapshots: list[tuple[int, bytes]] = []
         # Each tie's snapshot row as JSON, kept between snapshots: a row holds no tick-dependent
         # value, so only the ties touched since the last snapshot are serialised again.
@@ -158,7 +159,7 @@ class AnalyticsState:
         if isinstance(place, str) and (moved is None or place != moved.place):
             self._arrive(actor, place, t, eid)
         if isinstance(action, Speak):
-            self._speak(actor, action.to, t, eid)
+            self._speak(actor, action.to, t, eid, node)
         elif isinstance(action, Interact):
             obj_after = e.payload.after.get(f"object:{action.object_id}", {})
             self._interact(actor, action.object_id, obj_after.get("place"), t, eid)
@@ -190,8 +191,8 @@ class AnalyticsState:
                 del new.log[0]
         self.occupants.setdefault(place, set()).add(agent)
 
-    def _speak(self, actor: str, to: str | None, t: int, eid: str) -> None:
-        self._node(actor).messages_sent += 1
+    def _speak(self, actor: str, to: str | None, t: int, eid: str, node: Node) -> None:
+        node.messages_sent += 1
         if to is not None:
             listeners = [to] if to != actor else []
         else:
@@ -204,15 +205,21 @@ class AnalyticsState:
             if len(listeners) > cap:  # shouting in a crowd: a seeded sample of it is reached
                 rng = random.Random(f"{self.params.seed}:{eid}")
                 listeners = sorted(rng.sample(listeners, cap))
+        params, nodes = self.params, self.nodes
         for other in listeners:
             edge = self._edge(actor, other, t)
             edge.messages += 1
             if edge.last_speaker != actor:
                 edge.turns += 1
             edge.last_speaker, edge.msg_last = actor, t
-            edge.add(self.params, "conversation", t, eid)
-            edge.add_evidence(self.params, eid, t, "conversation")
-            self._node(other).messages_received += 1
+            edge.add(params, "conversation", t, eid)
+            edge.add_evidence(params, eid, t, "conversation")
+            node = nodes.get(other)
+            if node is None:
+                node = self._node(other)
+            else:
+                self._dirty_nodes.add(other)
+            node.messages_received += 1
 
     def _interact(self, actor: str, obj_id: str, place: object, t: int, eid: str) -> None:
         o = self.objects.get(obj_id)
@@ -257,7 +264,7 @@ class AnalyticsState:
         t = e.tick
         tick_event = str(e.event_id)
         self.meta.tick, self.meta.tick_event = t, tick_event
-        params, edges, dirty, stale = self.params, self.edges, self.dirty["edges"], self._snap_stale
+        params, edges, dirty, stale = self.params, self.edges, self._dirty_edges, self._snap_stale
         for a, b in self.close_pairs(t):
             key = f"{a}|{b}" if a < b else f"{b}|{a}"
             edge = edges.get(key)
@@ -343,30 +350,30 @@ class AnalyticsState:
         node = self.nodes.get(agent)
         if node is None:
             node = self.nodes[agent] = Node(agent, agent)
-        self.dirty["nodes"].add(agent)
+        self._dirty_nodes.add(agent)
         return node
 
     def _movement(self, agent: str) -> Movement:
         m = self.movement.get(agent)
         if m is None:
             m = self.movement[agent] = Movement(agent)
-        self.dirty["movement"].add(agent)
+        self._dirty_movement.add(agent)
         return m
 
     def _place(self, place: str) -> PlaceStats:
         p = self.places.get(place)
         if p is None:
             p = self.places[place] = PlaceStats(place)
-        self.dirty["places"].add(place)
+        self._dirty_places.add(place)
         return p
 
     def _edge(self, a: str, b: str, t: int) -> Edge:
-        key = edge_key(a, b)
+        key = f"{a}|{b}" if a < b else f"{b}|{a}"  # edge_key(a, b), inlined: per contact
         edge = self.edges.get(key)
         if edge is None:
             lo, hi = (a, b) if a < b else (b, a)
             edge = self.edges[key] = Edge(lo, hi, first_tick=t, s_tick=t)
-        self.dirty["edges"].add(key)
+        self._dirty_edges.add(key)
         self._snap_stale.add(key)
         return edge
 
