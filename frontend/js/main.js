@@ -136,7 +136,7 @@ async function socialOf(id) {
 
 const refreshInspector = throttle(async () => {
   const id = app.selected;
-  if (!id) return;
+  if (!id || app.loadingRun) return; // after a new run, once it is known whether id is in it
   const generation = runs.generation;
   try {
     const [agent, seen] = await Promise.all([
@@ -144,6 +144,9 @@ const refreshInspector = throttle(async () => {
       socialOf(id),
     ]);
     if (app.selected !== id || generation !== runs.generation) return;
+    // A mind saved in an earlier run (this agent has not acted in this one yet) is not its own.
+    const mindRun = agent.mind?.state?.run_id;
+    if (mindRun && runs.id && mindRun !== runs.id) agent.mind = {};
     $("inspector-name").textContent = agent.name;
     renderAgent($("inspector"), agent, { community: graph.communities().get(id), ties: graph.ties(id), social: seen });
   } catch (err) {
@@ -166,7 +169,7 @@ function received(e) {
 async function startOver(run) {
   const generation = runs.generation;
   feed.clear();
-  Object.assign(app, { graphPending: true, graphFrom: null, analyticsIds: new Set() });
+  Object.assign(app, { graphPending: true, graphFrom: null, analyticsIds: new Set(), loadingRun: true });
   social.id = null;
   timeline.reset();
   graph.clear();
@@ -188,6 +191,7 @@ async function startOver(run) {
   try {
     const world = await loadWorld();
     if (generation !== runs.generation) return;
+    app.loadingRun = false;
     const here = new Set(world.agents.map((a) => a.id));
     if (log.follow && !here.has(log.follow)) log.setFollow(null);
     if (app.selected && !here.has(app.selected)) {
@@ -197,6 +201,7 @@ async function startOver(run) {
       $("inspector").innerHTML = `<p class="empty">Click an agent on the map or in the graph to inspect them.</p>`;
     }
   } catch {
+    app.loadingRun = false;
     feed.stale = true; // the next flush reads the world again
   }
   refreshClock();

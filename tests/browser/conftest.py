@@ -161,5 +161,10 @@ def page(browser: object) -> Iterator[Page]:
         lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
     )
     pg.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    # The console says a request failed but not which: name it.
+    pg.on(
+        "response",
+        lambda r: errors.append(f"http {r.status}: {r.url}") if r.status >= 400 else None,
+    )
     yield Page(pg, errors)
     context.close()

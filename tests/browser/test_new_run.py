@@ -152,6 +152,11 @@ def test_a_reseed_starts_the_open_dashboard_over(
         assert ticks and all(int(t.removeprefix("t")) <= 3 for t in ticks), ticks
         assert int(pg.text_content("#tick")) <= 4 < old_tick  # type: ignore[attr-defined]
         assert num(pg, "Number(document.body.dataset.runs)") == 1
+        # Mara's mind in Redis is still the first run's: the inspector must not show it.
+        assert first_run["run_id"] in json.dumps(api.api("/api/agents/mara")["mind"])
+        pg.click("#map circle.agent[data-id='mara']")  # type: ignore[attr-defined]
+        pg.wait_for_selector("#inspector[data-agent='mara']")  # type: ignore[attr-defined]
+        assert "No decision yet" in pg.text_content("#inspector")  # type: ignore[attr-defined]
         page.shot("08-new-run-same-api")
         pg.click("#log-filters .chip[data-kind='tick']")  # type: ignore[attr-defined]
 
