@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import redis.asyncio as aioredis
@@ -151,18 +151,16 @@ class MemoryStore:
 
         Entries that are not memories (what :meth:`Memory.from_json` refuses) are skipped.
         """
-        items, ticks, importances = _fields(agent_id, raw)
+        c = _columns(agent_id, raw)
         if max_tick is not None:
-            keep = [n for n, t in enumerate(ticks) if t <= max_tick]
-            items = [items[n] for n in keep]
-            ticks = [ticks[n] for n in keep]
-            importances = [importances[n] for n in keep]
+            keep = [n for n, t in enumerate(c.ticks) if t <= max_tick]
+            c = _Columns(*([column[n] for n in keep] for column in c))
         best = rank_parts(
-            ticks,
-            importances,
-            [i.get("keywords") or () for i in items],
-            [i["text"] for i in items],
-            [i["id"] for i in items],
+            c.ticks,
+            c.importances,
+            c.keywords,
+            c.texts,
+            c.ids,
             query,
             now_tick,
             decay=self.settings.recency_decay,
@@ -171,41 +169,55 @@ class MemoryStore:
         )
         return [
             RecalledMemory(
-                items[n]["id"],
-                ticks[n],
-                items[n]["kind"],
-                items[n]["text"],
-                round(score, 6),
-                importances[n],
+                c.ids[n], c.ticks[n], c.kinds[n], c.texts[n], round(score, 6), c.importances[n]
             )
             for score, n, _, _, _ in best
         ]
 
 
-def _fields(agent_id: str, raw: Sequence[str]) -> tuple[list[Any], list[int], list[float]]:
-    """Stored entries as plain dicts, with their ticks and importances.
+class _Columns(NamedTuple):
+    """The fields recall ranks on, one list each, in the order of the stored entries."""
+
+    ids: list[str]
+    kinds: list[str]
+    texts: list[str]
+    ticks: list[int]
+    importances: list[float]
+    keywords: list[Sequence[str]]
+
+
+def _columns(agent_id: str, raw: Sequence[str]) -> _Columns:
+    """The stored entries' fields, without building a Memory for each.
 
     One JSON parse for the whole set; entry by entry (through :meth:`Memory.from_json`,
     skipping what it refuses) only when one is unreadable.
     """
     try:
-        items = orjson.loads("[" + ",".join(raw) + "]")
+        items: list[Any] = orjson.loads("[" + ",".join(raw) + "]")
         if len(items) != len(raw):  # an entry that is not one JSON value
             raise ValueError("entries do not split")
-        ticks = [int(i["tick"]) for i in items]
-        importances = [float(i["importance"]) for i in items]
-        # What Memory.from_json requires, so that both ways read the same entries.
-        if not all(
-            i["kind"] in KINDS and "id" in i and "agent_id" in i and "text" in i for i in items
-        ):
+        columns = _Columns(
+            [i["id"] for i in items],
+            [i["kind"] for i in items],
+            [i["text"] for i in items],
+            [int(i["tick"]) for i in items],
+            [float(i["importance"]) for i in items],
+            [i.get("keywords") or () for i in items],
+        )
+        # The rest of what Memory.from_json requires, so both ways read the same entries.
+        if not KINDS.issuperset(columns.kinds) or not all("agent_id" in i for i in items):
             raise ValueError("not a memory")
-        return items, ticks, importances
+        return columns
     except (ValueError, KeyError, TypeError):
         memories = _parse(agent_id, raw)
-        items = [
-            {"id": m.id, "kind": m.kind, "text": m.text, "keywords": m.keywords} for m in memories
-        ]
-        return items, [m.tick for m in memories], [m.importance for m in memories]
+        return _Columns(
+            [m.id for m in memories],
+            [m.kind for m in memories],
+            [m.text for m in memories],
+            [m.tick for m in memories],
+            [m.importance for m in memories],
+            [m.keywords for m in memories],
+        )
 
 
 def _parse(agent_id: str, raw: Iterable[str]) -> list[Memory]:
