@@ -9,6 +9,7 @@ log (:func:`check_log`) and the served social graph against a brute-force fold.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -16,7 +17,8 @@ import signal
 import sys
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from scrai.keys import Keys
 from scrai.scenario.model import Scenario
 from scrai.supervise import Child, Supervisor
 from tests.agents.sim import default_scenario
-from tests.helpers import pid_alive, processes_with_env
+from tests.helpers import pid_alive, processes_with_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "chaos-token"
@@ -110,6 +112,27 @@ class Pipeline:
             final = (0,) if name == "world" else ()  # the world exits 0 after its last tick
             log = self.data_dir / "logs" / f"{name}.log"
             self.supervisor.start(Child(name, argv, env, log, final))
+
+    @asynccontextmanager
+    async def started(self, names: list[str] | None = None) -> AsyncIterator[Pipeline]:
+        """The run's processes for the block: their logs printed if it fails, all stopped after."""
+        try:
+            self.start(names)
+            yield self
+        except BaseException:
+            print(self.logs())
+            raise
+        finally:
+            await asyncio.to_thread(self.stop)
+
+    async def wait_done(self, redis: aioredis.Redis, timeout_s: float = 180) -> None:
+        """Until the world has finished its run and memory and analytics have caught up."""
+
+        async def done() -> bool:
+            self.poll()
+            return await finished(redis, self.keys) and await consumers_caught_up(redis, self.keys)
+
+        await wait_for(done, timeout_s=timeout_s, interval_s=0.05)
 
     def poll(self) -> None:
         """Let the supervisor notice deaths and restart what is due."""

@@ -16,7 +16,6 @@ Size: ``SCRAI_CHAOS_ACTIONS`` (default 2,000) and ``SCRAI_CHAOS_KILLS`` per kind
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 
@@ -29,8 +28,6 @@ from tests.chaos.pipeline import (
     chaos_scenario,
     check_log,
     check_memory,
-    consumers_caught_up,
-    finished,
     last_closed,
     size,
 )
@@ -65,25 +62,15 @@ async def test_every_process_killed_at_random_nothing_lost_nor_doubled(
         pipeline.poll()
         return await last_closed(redis, keys) >= tick and pipeline.running(kind)
 
-    try:
-        pipeline.start()
+    async with pipeline.started():
         for tick, kind in schedule:
             await wait_for(lambda t=tick, k=kind: due(t, k), timeout_s=120, interval_s=0.02)
             assert pipeline.kill(kind, rng) is not None
 
-        async def done() -> bool:
-            pipeline.poll()
-            return await finished(redis, keys) and await consumers_caught_up(redis, keys)
-
-        await wait_for(done, timeout_s=180, interval_s=0.05)
+        await pipeline.wait_done(redis)
         # The API may have been the last one killed: wait for its restart to answer.
         served = await wait_for(lambda: _graph(pipeline), timeout_s=60, interval_s=0.1)
         elapsed = time.monotonic() - started
-    except BaseException:
-        print(pipeline.logs())
-        raise
-    finally:
-        await asyncio.to_thread(pipeline.stop)
 
     facts = await check_log(redis, keys, scenario)
     assert facts.ticks == ticks

@@ -41,8 +41,6 @@ from tests.chaos.pipeline import (
     chaos_scenario,
     check_log,
     check_memory,
-    consumers_caught_up,
-    finished,
     last_closed,
     size,
 )
@@ -116,9 +114,8 @@ async def test_redis_sigkilled_and_restarted_rounds(
         except RedisError:
             return False
 
-    try:
-        await save_scenario(client, keys, scenario)
-        pipeline.start()
+    await save_scenario(client, keys, scenario)
+    async with pipeline.started():
         await wait_for(lambda: progressed(3), timeout_s=90, interval_s=0.05)
         for _ in range(ROUNDS):
             before = await acknowledged(client, keys)
@@ -143,17 +140,8 @@ async def test_redis_sigkilled_and_restarted_rounds(
             assert not died, f"processes died instead of riding out the outage: {died}"
             assert connections <= MAX_CONNECTIONS_PER_ROUND, connections
 
-        async def done() -> bool:
-            pipeline.poll()
-            return await finished(client, keys) and await consumers_caught_up(client, keys)
-
-        await wait_for(done, timeout_s=180, interval_s=0.05)
+        await pipeline.wait_done(client)
         served = await pipeline.served_graph()
-    except BaseException:
-        print(pipeline.logs())
-        raise
-    finally:
-        await asyncio.to_thread(pipeline.stop)
 
     try:
         facts = await check_log(client, keys, scenario)

@@ -11,7 +11,6 @@ log, and the served graph must still equal the brute-force fold of the real even
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections import defaultdict
@@ -26,8 +25,6 @@ from tests.chaos.pipeline import (
     Pipeline,
     chaos_scenario,
     check_log,
-    consumers_caught_up,
-    finished,
     last_closed,
 )
 from tests.helpers import wait_for
@@ -72,8 +69,7 @@ async def test_garbage_and_poison_are_dead_lettered_and_the_run_goes_on(
         pipeline.poll()
         return await last_closed(redis, keys) >= tick
 
-    try:
-        pipeline.start()
+    async with pipeline.started():
         for when in (5, ticks // 2):
             await wait_for(lambda w=when: at(w), timeout_s=90, interval_s=0.02)
             for stream in readers:
@@ -82,11 +78,7 @@ async def test_garbage_and_poison_are_dead_lettered_and_the_run_goes_on(
                 ):
                     expected[stream][await redis.xadd(stream, fields)] = reason
 
-        async def done() -> bool:
-            pipeline.poll()
-            return await finished(redis, keys) and await consumers_caught_up(redis, keys)
-
-        await wait_for(done, timeout_s=180, interval_s=0.05)
+        await pipeline.wait_done(redis)
         served = await pipeline.served_graph()
         async with httpx.AsyncClient(base_url=pipeline.api_url, timeout=30) as http:
             page = await http.get("/api/events", params={"limit": 1000})
@@ -100,11 +92,6 @@ async def test_garbage_and_poison_are_dead_lettered_and_the_run_goes_on(
             if any(code != 0 for code in c.history)
         }
         assert not died, f"bad input killed a process: {died}"
-    except BaseException:
-        print(pipeline.logs())
-        raise
-    finally:
-        await asyncio.to_thread(pipeline.stop)
 
     found: dict[tuple[str, str, str], dict[str, str]] = {}
     for stream in readers:
