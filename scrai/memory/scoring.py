@@ -217,7 +217,8 @@ def rank_parts(
     k: int | None = None,
 ) -> list[tuple[float, int, float, float, float]]:
     """:func:`rank` over the memories' fields: (score, index, recency, importance,
-    relevance) of the best, best first. Recall ranks hundreds of memories to keep a
+    relevance) of the best, best first. Recall (:meth:`scrai.memory.store.MemoryStore.rank`,
+    for the store and the agent workers alike) ranks hundreds of stored entries to keep a
     handful: it need not build a Memory for each."""
     if not ticks:
         return []
