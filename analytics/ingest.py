@@ -70,7 +70,8 @@ class AnalyticsState:
         # value, so only the ties touched since the last snapshot are serialised again.
         self._snap_rows: dict[str, bytes] = {}
         self._snap_stale: set[str] = set()
-        self._snap_order: list[str] = []
+        self._snap_order: list[str] = []  # the keys of the ties, sorted
+        self._snap_new: list[str] = []  # ties made since the last snapshot
         self.occupants: dict[str, set[str]] = {}
         self._object_places: dict[str, str] = {}
         # The cast, when a scenario is known: a commit for anyone else (a forged or
@@ -373,6 +374,7 @@ class AnalyticsState:
         if edge is None:
             lo, hi = (a, b) if a < b else (b, a)
             edge = self.edges[key] = Edge(lo, hi, first_tick=t, s_tick=t)
+            self._snap_new.append(key)
         self._dirty_edges.add(key)
         self._snap_stale.add(key)
         return edge
@@ -382,15 +384,23 @@ class AnalyticsState:
     def snapshot_body(self, t: int) -> bytes:
         """The graph at tick ``t`` as JSON: nodes, each edge's row (see ``SNAPSHOT_ROW``: its
         strengths as of its ``s_tick``, readers decay them to ``t``), recent object users."""
-        edges, rows = self.edges, self._snap_rows
-        missing = edges.keys() - rows.keys()  # new ties, or every tie after loading the tables
-        for key in self._snap_stale | missing:
-            rows[key] = orjson.dumps(SNAPSHOT_ROW(edges[key]))
-        self._snap_stale.clear()
-        order = self._snap_order
-        if missing:  # ties are never removed: the sorted keys so far, plus the new ones
-            order += missing
+        edges, rows, order, stale = self.edges, self._snap_rows, self._snap_order, self._snap_stale
+        if self._snap_new:  # ties are never removed: the sorted keys so far, plus the new ones
+            order += self._snap_new
             order.sort()
+            self._snap_new = []
+        if len(order) != len(edges):  # tables loaded, not folded: no keys so far
+            order[:] = sorted(edges)
+        if 3 * len(stale) > len(edges):
+            # Many ties changed since the last snapshot (a young graph): one orjson call for
+            # all the rows costs less than one per row (under half as much); none is kept.
+            rows.clear()
+            edge_rows = orjson.dumps([SNAPSHOT_ROW(edges[k]) for k in order])
+        else:  # serialise the changed rows only (all of them, the first time)
+            for key in stale | (edges.keys() - rows.keys()):
+                rows[key] = orjson.dumps(SNAPSHOT_ROW(edges[key]))
+            edge_rows = b"".join((b"[", b",".join([rows[k] for k in order]), b"]"))
+        stale.clear()
         nodes = {
             n.id: {"name": n.name, "archetype": n.archetype, "place": n.place}
             for n in self.nodes.values()
@@ -399,6 +409,5 @@ class AnalyticsState:
         # graph forward from here (see analytics.history).
         objects = {o.id: o.recent for o in self.objects.values() if o.recent}
         head = orjson.dumps({"tick": t, "position": self.meta.position, "nodes": nodes})
-        edge_rows = b",".join([rows[k] for k in order])
         tail = orjson.dumps(objects)
-        return b"".join((head[:-1], b',"edges":[', edge_rows, b'],"objects":', tail, b"}"))
+        return b"".join((head[:-1], b',"edges":', edge_rows, b',"objects":', tail, b"}"))
