@@ -41,6 +41,14 @@ class Keys:
         """
         return f"{stream}:seen:{group}"
 
+    def seen_bucket(self, stream: str, group: str, bucket: int) -> str:
+        """Set of the event ids a group applied in one time bucket, for idempotency.
+
+        Members are the 16 raw bytes of each event's UUID; ``bucket`` is the epoch
+        second divided by the dedupe window (see ``scrai.bus.consumer``).
+        """
+        return f"{stream}:seen:{group}:{bucket}"
+
     def failures(self, stream: str, group: str) -> str:
         """Hash stream-id -> failed deliveries, so poison entries are found across restarts."""
         return f"{stream}:failures:{group}"

@@ -18,6 +18,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
@@ -40,8 +41,10 @@ REDIS_AWAY = (RedisConnectionError, RedisTimeoutError, BusyLoadingError)
 TRANSIENT = (*REDIS_AWAY, ConnectionError, OSError)
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
+class Delivery(NamedTuple):
+    """One entry of a batch, read and validated. (A named tuple: a consumer builds one
+    per event, and a frozen dataclass costs four times as much to build.)"""
+
     stream_id: str
     event: AnyEvent
 
@@ -79,8 +82,16 @@ class Consumer:
     MULTI/EXEC, so a crash at any point applies a batch fully or not at all, and the
     entries of a batch that did not commit are delivered again. A republished copy of
     an event (same ``event_id``, another entry) is skipped once the first copy has
-    committed; two members of one group applying two copies at the same instant is
-    not excluded (the check is not inside the transaction).
+    committed, for at least ``dedupe_window_s`` (at most twice that); two members of
+    one group applying two copies at the same instant is not excluded (the check is
+    not inside the transaction).
+
+    The markers live in one set per window-long time bucket (``Keys.seen_bucket``),
+    which expires as a whole: adding to a set costs the server a sixth of adding to
+    a sorted set, and no trimming is needed. A check looks in the current bucket and
+    the one before, which hold every marker younger than the window. Markers that an
+    older version kept in the sorted set ``Keys.seen`` are still honoured until that
+    set expires (one window after the first start of this version).
     ``stop``: an event (e.g. the one :func:`scrai.service.run_service` passes to
     ``main``) that stops the loop after the current batch.
     """
@@ -127,8 +138,8 @@ class Consumer:
         self._failing: set[str] = set()
         self._failed_in_step = 0
         self._next_claim = 0.0
-        self._next_seen_trim = 0.0
-        self._seen_key = self.keys.seen(stream, group)
+        # The sorted set of markers of an older version, if there was one at start.
+        self._legacy_seen: str | None = None
         self._failures_key = self.keys.failures(stream, group)
         self._dead_key = self.keys.dead_letter(stream)
         # A blocking read must end well before the client's socket timeout, or the
@@ -172,6 +183,12 @@ class Consumer:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        if self.dedupe:
+            legacy = self.keys.seen(self.stream, self.group)
+            if await self.redis.exists(legacy):
+                # Nothing adds to it any more: let it go one window from now.
+                await self.redis.expire(legacy, self.dedupe_window_s, nx=True)
+                self._legacy_seen = legacy
 
     async def run(self, *, burst: bool = False) -> ConsumerStats:
         """Consume until :meth:`stop`; with ``burst=True``, until nothing is left to read."""
@@ -240,11 +257,6 @@ class Consumer:
             self._next_claim = now + max(self.claim_idle_ms / 2000, 0.05)
             if await self.claim():
                 return True
-        if self.dedupe and now >= self._next_seen_trim:
-            self._next_seen_trim = now + 60
-            cutoff = time.time() - self.dedupe_window_s
-            await self.redis.zremrangebyscore(self._seen_key, "-inf", cutoff)
-
         if self._read_own_pending:
             self._prefetched = []  # they are pending too: reading "0" gets them again
             entries = await self._read("0", block=None)
@@ -303,20 +315,23 @@ class Consumer:
         trip less per batch); they are handled by the next :meth:`step`.
         """
         self.stats.batches += 1
-        deliveries: list[Delivery] = []
-        dead: list[tuple[str, dict[str, str], str, str]] = []
+        ids = [stream_id for stream_id, _ in entries]
         present = entries
         if any(fields is None for _, fields in entries):  # deleted by trimming while pending
             present = [(i, f) for i, f in entries if f is not None]
         parsed = parse_events([fields for _, fields in present])  # type: ignore[misc]
-        for (stream_id, fields), event in zip(present, parsed, strict=True):
-            if isinstance(event, EventError):
-                dead.append((stream_id, fields, event.reason, str(event)))  # type: ignore[arg-type]
-            else:
-                deliveries.append(Delivery(stream_id, event))
+        dead: list[tuple[str, dict[str, str], str, str]] = []
+        if present is entries:
+            deliveries = list(map(Delivery, ids, parsed))
+        else:
+            deliveries = list(map(Delivery, [i for i, _ in present], parsed))
+        if any(isinstance(event, EventError) for event in parsed):
+            for (stream_id, fields), event in zip(present, parsed, strict=True):
+                if isinstance(event, EventError):
+                    dead.append((stream_id, fields, event.reason, str(event)))  # type: ignore[arg-type]
+            deliveries = [d for d in deliveries if not isinstance(d.event, EventError)]
 
         fresh, fresh_ids, duplicates = await self._split_seen(deliveries)
-        ids = [stream_id for stream_id, _ in entries]
         try:
             await self._commit(fresh, fresh_ids, ids, dead, read_ahead=read_ahead)
             if self._failing:
@@ -336,6 +351,9 @@ class Consumer:
             for stream_id, fields in entries:
                 await self.handle([(stream_id, fields)])
 
+    def _seen_bucket(self, now: float) -> int:
+        return int(now) // self.dedupe_window_s
+
     async def _split_seen(
         self, deliveries: list[Delivery]
     ) -> tuple[list[Delivery], list[bytes], int]:
@@ -347,13 +365,29 @@ class Consumer:
         event_ids = [d.event.event_id.int.to_bytes(16, "big") for d in deliveries]
         if not self.dedupe:
             return deliveries, event_ids, 0
-        scores = await self.redis.zmscore(self._seen_key, event_ids)  # type: ignore[arg-type]
+        # Every marker younger than the window is in the current bucket or the one before.
+        bucket = self._seen_bucket(time.time())
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for b in (bucket, bucket - 1):
+                key = self.keys.seen_bucket(self.stream, self.group, b)
+                pipe.execute_command("SMISMEMBER", key, *event_ids)
+            if self._legacy_seen:
+                pipe.execute_command("ZMSCORE", self._legacy_seen, *event_ids)
+            replies = await pipe.execute()
+        seen_before = any(replies[0]) or any(replies[1])
+        if self._legacy_seen and not seen_before:
+            seen_before = any(score is not None for score in replies[2])
+        if not seen_before and len(set(event_ids)) == len(event_ids):
+            return deliveries, event_ids, 0  # the usual case: all new, all distinct
         fresh: list[Delivery] = []
         fresh_ids: list[bytes] = []
         batch_ids: set[bytes] = set()
-        for delivery, event_id, score in zip(deliveries, event_ids, scores, strict=True):
+        legacy = replies[2] if self._legacy_seen else [None] * len(event_ids)
+        for delivery, event_id, current, previous, score in zip(
+            deliveries, event_ids, replies[0], replies[1], legacy, strict=True
+        ):
             # A second copy inside the same batch is a duplicate too.
-            if score is None and event_id not in batch_ids:
+            if not current and not previous and score is None and event_id not in batch_ids:
                 batch_ids.add(event_id)
                 fresh.append(delivery)
                 fresh_ids.append(event_id)
@@ -372,12 +406,11 @@ class Consumer:
             if fresh:
                 await self.handler(fresh, tx)
                 if self.dedupe:
-                    # Whole seconds are precise enough for the dedupe window's trimming.
-                    now = int(time.time())
-                    args: list[object] = []
-                    for event_id in fresh_ids:
-                        args += (now, event_id)
-                    tx.execute_command("ZADD", self._seen_key, *args)
+                    bucket = self._seen_bucket(time.time())
+                    key = self.keys.seen_bucket(self.stream, self.group, bucket)
+                    tx.execute_command("SADD", key, *fresh_ids)
+                    # Kept while a check may look at it: until the end of the next bucket.
+                    tx.execute_command("EXPIREAT", key, (bucket + 2) * self.dedupe_window_s + 1)
             for stream_id, fields, reason, message in dead:
                 self._queue_dead_letter(tx, stream_id, fields, reason, message)
             if ids:

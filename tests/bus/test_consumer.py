@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -162,6 +163,40 @@ async def test_idempotent_by_event_id(redis, keys, stream, publish) -> None:
     assert stats.handled == 0 and stats.duplicates == 10
     assert await effect_counts(redis, fx) == {str(e.event_id): 1 for e in events}
     assert (await redis.xpending(stream, "g"))["pending"] == 0
+
+
+async def test_markers_expire_by_time_bucket_and_the_last_bucket_still_counts(
+    redis, keys, stream, publish
+) -> None:
+    """A marker is kept at least a window: one written in the previous bucket still
+    dedupes, and each bucket expires as a whole after the next one ends."""
+    window = 600
+    published = await publish(4)
+    events = [e for _, e in published]
+    bucket = int(time.time()) // window
+    previous = keys.seen_bucket(stream, "g", bucket - 1)
+    # Events 0 and 1 applied in the previous bucket (as if near its end).
+    await redis.sadd(previous, *(e.event_id.bytes for e in events[:2]))
+    fx = keys.analytics("fx")
+    stats = await make(redis, stream, keys, Recorder(fx), dedupe_window_s=window).run(burst=True)
+    assert stats.handled == 2 and stats.duplicates == 2
+    assert set(await effect_counts(redis, fx)) == {str(e.event_id) for e in events[2:]}
+    current = keys.seen_bucket(stream, "g", int(time.time()) // window)
+    assert await redis.smismember(current, [e.event_id.bytes for e in events[2:]]) == [1, 1]
+    expire_at = await redis.expiretime(current)
+    assert expire_at == (int(current.rsplit(":", 1)[1]) + 2) * window + 1
+
+
+async def test_markers_of_the_sorted_set_still_count(redis, keys, stream, publish) -> None:
+    """Markers an older version kept in the sorted set Keys.seen are honoured, and that
+    set is left to expire one window later."""
+    published = await publish(3)
+    legacy = keys.seen(stream, "g")
+    await redis.zadd(legacy, {published[0][1].event_id.bytes: time.time()})
+    fx = keys.analytics("fx")
+    stats = await make(redis, stream, keys, Recorder(fx), dedupe_window_s=900).run(burst=True)
+    assert stats.handled == 2 and stats.duplicates == 1
+    assert 0 < await redis.ttl(legacy) <= 900
 
 
 async def test_burst_returns_when_drained_and_resumes(redis, keys, stream, publish) -> None:
