@@ -38,6 +38,7 @@ from analytics.state import (
 from scrai.events import AnyEvent, Interact, Speak, TickEvent, WorldStateCommittedEvent
 from scrai.scenario.model import Scenario
 
+INF = float("inf")
 RECENT_PER_NODE = 5
 LOG_PER_OBJECT = 50
 RECENT_PER_PLACE = 20
@@ -171,7 +172,7 @@ class AnalyticsState:
         if m.place is not None:
             m.dwell[m.place] = m.dwell.get(m.place, 0) + (t - m.arrived)
             distance = self.space.distance(m.place, place)
-            if distance != float("inf"):
+            if distance != INF:
                 m.distance += distance
             m.moves += 1
             node.moves += 1

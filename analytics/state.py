@@ -187,8 +187,14 @@ class PlaceStats:
                 self.windows[key] = self.windows.get(key, 0) + self.occupancy * (end - start + 1)
                 start = end + 1
             oldest = (tick - 1) // w - params.windows_kept + 1
-            for key in [k for k in self.windows if int(k) < oldest]:
-                del self.windows[key]
+            # Windows are added in time order (dicts and their JSON keep it): the old ones
+            # are at the front, so only they are looked at.
+            windows = self.windows
+            while windows:
+                first = next(iter(windows))
+                if int(first) >= oldest:
+                    break
+                del windows[first]
         self.t = tick
 
 
