@@ -154,6 +154,13 @@ async def consume_noop(redis: Any, keys: Keys, stream: str, batch: int) -> None:
     await consumer.run(burst=True)
 
 
+async def redis_counts(redis: Any) -> tuple[int, int]:
+    """Bytes the server has read from clients and commands it has run (this server, so far;
+    a shared server counts its other clients too)."""
+    stats = await redis.info("stats")
+    return stats["total_net_input_bytes"], stats["total_commands_processed"]
+
+
 async def cpu_timed(work: Any) -> tuple[float, float]:
     """Wall seconds and this process's CPU seconds that ``work()`` took."""
     cpu = time.process_time()
@@ -162,7 +169,8 @@ async def cpu_timed(work: Any) -> tuple[float, float]:
 
 
 async def ingest_once(url: str, scenario: Scenario, log: list[Event]) -> list[tuple[float, float]]:
-    """(events/s, events per CPU second) of ours, raw XREADGROUP+XACK and the no-op Consumer."""
+    """(events/s, events per CPU second) of ours, raw XREADGROUP+XACK and the no-op Consumer;
+    then (bytes to the server, commands) per event of ours."""
     settings = Settings(redis_url=url, namespace=f"bench-an-{uuid.uuid4().hex[:8]}")
     keys = Keys(settings.namespace)
     redis = connect(settings, block_ms=settings.consumer_block_ms)
@@ -172,13 +180,18 @@ async def ingest_once(url: str, scenario: Scenario, log: list[Event]) -> list[tu
             await publish_many(redis, keys.committed_events, log[i : i + 2_000])
         system = AnalyticsSystem(redis, keys, settings, freeze_heap=True)  # as the process does
         await system.start(asyncio.Event())
+        before = await redis_counts(redis)
         ours = await cpu_timed(lambda: system.committed.run(burst=True))
+        after = await redis_counts(redis)
         assert system.state is not None and system.state.meta.events == len(log)
         batch = settings.analytics_batch_size
         raw = await cpu_timed(lambda: consume_raw(redis, keys.committed_events, "raw", batch))
         noop = await cpu_timed(lambda: consume_noop(redis, keys, keys.committed_events, batch))
         await redis.delete(*[k async for k in redis.scan_iter(f"{settings.namespace}:*")])
-        return [(len(log) / wall, len(log) / cpu) for wall, cpu in (ours, raw, noop)]
+        rates = [(len(log) / wall, len(log) / cpu) for wall, cpu in (ours, raw, noop)]
+        # The server's side of ours: bytes it took in, commands it ran, per event.
+        rates.append(tuple((a - b) / len(log) for a, b in zip(after, before, strict=True)))
+        return rates
     finally:
         await redis.aclose()
 
@@ -256,6 +269,16 @@ async def run(args: argparse.Namespace) -> list[Figure]:
             median(noop_cpu),
             "events/cpu-s",
             median(raw_cpu),
+        ),
+        Figure(
+            "AnalyticsSystem ingest: bytes sent to Redis per event (tables, position, ack)",
+            median(run[3][0] for run in runs),
+            "bytes",
+        ),
+        Figure(
+            "AnalyticsSystem ingest: Redis commands per event",
+            median(run[3][1] for run in runs),
+            "commands",
         ),
     ]
     metric_time(50)  # warm up: the metrics process imports igraph once, not per run
