@@ -10,7 +10,9 @@ against a bare XREADGROUP + XACK loop. Like with like: both sides use the same c
 group of its own); neither blocks. Only the work the baseline leaves out differs: it
 neither parses, validates, dedupes, dead-letters nor stores an effect. The baselines'
 figure names say what they do. Each is measured ``--bus-runs`` times, alternating
-with its baseline; the figures are medians.
+with its baseline; the figures are medians. Both sides run with the collector settings
+of the services (:func:`scrai.service.tune_gc`; ``--bus-default-gc`` keeps the
+interpreter's).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from scrai.bus import Consumer, publish_many
 from scrai.connection import connect
 from scrai.events import ActionEvent, ActionPayload, Event, Move
 from scrai.keys import Keys
+from scrai.service import tune_gc
 from scrai.settings import Settings
 
 
@@ -36,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--bus-events", type=int, default=20_000, help="events per run")
     group.add_argument("--bus-batch", type=int, default=500, help="events per publish / read")
     group.add_argument("--bus-runs", type=int, default=5, help="measured runs per figure")
+    group.add_argument(
+        "--bus-default-gc",
+        action="store_true",
+        help="keep the interpreter's collector settings instead of the services' (tune_gc)",
+    )
 
 
 def sample_events(n: int) -> list[Event]:
@@ -111,9 +119,14 @@ async def run(args: argparse.Namespace) -> list[Figure]:
     events = sample_events(n)
     fields = [e.to_fields() for e in events]
     # The inputs live for the whole run: keep them out of the collector's way, so the
-    # cyclic GC scanning them is not billed to whichever side allocates more.
-    gc.collect()
-    gc.freeze()
+    # cyclic GC scanning them is not billed to whichever side allocates more. Both sides
+    # then run with the collector settings of every service (run_service calls tune_gc).
+    thresholds = gc.get_threshold()
+    if args.bus_default_gc:
+        gc.collect()
+        gc.freeze()
+    else:
+        tune_gc()
     pub: list[tuple[float, float]] = []  # (ours, raw) events/s, measured back to back
     con: list[tuple[float, float]] = []
     async with bench_redis() as url:
@@ -144,6 +157,7 @@ async def run(args: argparse.Namespace) -> list[Figure]:
         finally:
             await redis.aclose()
             gc.unfreeze()
+            gc.set_threshold(*thresholds)
     return [
         *compared(f"publish_many (batched, {batch} per call)", pub),
         *compared(f"consume+ack (full Consumer, batch {batch})", con),

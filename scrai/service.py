@@ -7,6 +7,7 @@ it is doing; a second one forces the exit. Logging is configured once here.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -37,9 +38,29 @@ def install_stop_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(signum, on_signal, signum)
 
 
+# Young-generation collections every this many net allocations instead of 700.
+YOUNG_COLLECTION_EVERY = 20_000
+
+
+def tune_gc() -> None:
+    """The cycle collector's settings for a long-running process (process-wide).
+
+    What exists at start-up (modules, classes) lives as long as the process: frozen
+    out of the generations, collections stop walking it. And every consumer holds a
+    batch of parsed events (a dozen objects each) while it handles it: collecting
+    every 700 allocations walked them again and again (a tenth of a consumer's
+    instructions per event); every 20,000, a batch is freed before one is due.
+    """
+    gc.collect()
+    gc.freeze()
+    gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(max(gen0, YOUNG_COLLECTION_EVERY), gen1, gen2)
+
+
 def run_service(component: str, main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Run ``main(stop)`` until it returns; ``stop`` is set on SIGTERM/SIGINT."""
     configure_logging(component)
+    tune_gc()
 
     async def runner() -> None:
         stop = asyncio.Event()
