@@ -169,7 +169,8 @@ function received(e) {
 async function startOver(run) {
   const generation = runs.generation;
   feed.clear();
-  Object.assign(app, { graphPending: true, graphFrom: null, analyticsIds: new Set(), loadingRun: true });
+  // world: null until the new one loads, so that no graph draws the old run's people meanwhile.
+  Object.assign(app, { world: null, graphPending: true, graphFrom: null, analyticsIds: new Set(), loadingRun: true });
   social.id = null;
   timeline.reset();
   graph.clear();
@@ -211,7 +212,9 @@ async function startOver(run) {
 
 // -- start ------------------------------------------------------------------------------
 async function loadWorld() {
+  const generation = runs.generation;
   const world = await getJSON("/api/world");
+  if (generation !== runs.generation) return world; // an earlier run's: the new run loads its own
   app.world = world;
   names.agents = new Map(world.agents.map((a) => [a.id, a.name]));
   names.places = new Map(world.places.map((p) => [p.id, p.name]));

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import httpx
 import redis.asyncio as aioredis
 
+from scrai.api.routes.live import RunWatch
 from scrai.events import TickEvent, TickPayload
 from scrai.keys import Keys
 from tests.api.conftest import seed_world
@@ -100,3 +101,19 @@ async def test_reseed_seen_within_a_heartbeat_before_any_new_entry(
             (told,) = await named(reader, "run", timeout_s=5)
         assert told["run_id"] == "run-2" and told["scenario"] == "Other"
         assert told["starts"] is False
+
+
+def test_run_watch_finds_where_ticks_go_back() -> None:
+    watch = RunWatch({"run_id": "a"}, closed=None)
+    entries = [("committed", 1), ("tick", 1), ("committed", 2), ("tick", 2)]
+    assert not any(watch.starts_new_run({"type": t, "tick": str(n)}) for t, n in entries)
+    assert watch.closed == 2
+    # A restarted world re-opens the tick that was open: not a new run.
+    assert not watch.starts_new_run({"type": "world_state_committed", "tick": "3"})
+    # A reseeded one starts again at tick 1 (an empty first tick is only its TickEvent).
+    assert watch.starts_new_run({"type": "world_state_committed", "tick": "1"})
+    assert watch.closed is None
+    assert not watch.starts_new_run({"type": "tick", "tick": "1"})
+    fresh = RunWatch({}, closed=5)
+    assert fresh.starts_new_run({"type": "tick", "tick": "1"}) and fresh.closed == 1
+    assert not fresh.starts_new_run({"type": "tick", "tick": "oops"})

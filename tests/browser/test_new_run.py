@@ -197,6 +197,15 @@ def test_a_reseed_starts_the_open_dashboard_over(
         assert pg.evaluate("window.__sameDocument === true")  # type: ignore[attr-defined]
         assert num(pg, "Number(document.body.dataset.runs)") == 2
         page.shot("08-new-run")
+
+        # A page opened now shows this run only, though the log on the server holds all three.
+        fresh = pg.context.new_page()  # type: ignore[attr-defined]
+        fresh.goto(third.dashboard)
+        fresh.wait_for_function("document.querySelectorAll('#log .who').length > 0")
+        assert ids(fresh, "#log .who", "agent") <= hamlet_ids
+        fresh.wait_for_function("document.querySelectorAll('#graph g.node').length === 3")
+        assert ids(fresh, "#graph g.node") == hamlet_ids
+        fresh.close()
     # The browser logs the requests the server's stop cut or refused; nothing else may fail.
     unexpected = [e for e in page.errors if not any(n in e for n in SERVER_DOWN)]
     assert unexpected == []
