@@ -38,7 +38,11 @@ async def stalled_reader(redis, keys, group: str) -> None:  # type: ignore[no-un
 
 
 async def test_the_clock_waits_for_a_live_reader_that_falls_behind(redis, keys, settings):
-    settings = settings.model_copy(update={"world_max_consumer_lag_ticks": MAX_LAG_TICKS})
+    # The reader stays live (the test's default claim time is 1 s; a loaded machine can
+    # take longer than that to hold the clock).
+    settings = settings.model_copy(
+        update={"world_max_consumer_lag_ticks": MAX_LAG_TICKS, "consumer_claim_idle_ms": 600_000}
+    )
     await save_scenario(redis, keys, line_town(tick_interval_s=0, tick_deadline_s=30))
     await stalled_reader(redis, keys, "memory")
     cast = Cast(redis, keys, AGENTS, lambda agent, tick: Idle())
@@ -47,18 +51,10 @@ async def test_the_clock_waits_for_a_live_reader_that_falls_behind(redis, keys, 
         held_at = await closed(redis, keys)
         # Held: never more than the limit plus the tick in flight when the lag was read.
         assert await lag(redis, keys, "memory") <= LIMIT + 2 * PER_TICK
-        try:
-            await wait_for(
-                lambda: _world_health(redis, keys, lambda h: h.get("waiting_for") == ["memory"]),
-                timeout_s=10,
-            )
-        except TimeoutError:
-            raise AssertionError(
-                f"health {await redis.get(keys.health('world'))!r}, pacing "
-                f"{world.pacing.waiting_for} {world.pacing._lags}, clock {world.clock}, "
-                f"groups {await redis.xinfo_groups(keys.committed_events)}, consumers "
-                f"{await redis.xinfo_consumers(keys.committed_events, 'memory')}"
-            ) from None
+        await wait_for(
+            lambda: _world_health(redis, keys, lambda h: h.get("waiting_for") == ["memory"]),
+            timeout_s=10,
+        )
         status = await read_status(redis, keys)
         assert status.waiting_for == ["memory"]
         assert await closed(redis, keys) <= held_at + 1
