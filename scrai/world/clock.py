@@ -21,7 +21,6 @@ import redis.asyncio as aioredis
 from scrai.keys import Keys
 
 ClockStateName = Literal["running", "paused", "finished"]
-STATES = ("running", "paused", "finished")
 
 
 @dataclass(slots=True)

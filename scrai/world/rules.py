@@ -11,7 +11,6 @@ Two checks, in the order the world meets an action:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,14 +114,6 @@ class WorldState:
         if not self.occupants:
             for agent_id, agent in self.agents.items():
                 self.occupants.setdefault(agent.place, set()).add(agent_id)
-
-    def agents_near(self, world: WorldMap, places: Iterable[str], radius: float) -> set[str]:
-        """Agents at the places within ``radius`` of any of ``places``."""
-        occupants = self.occupants
-        near: set[str] = set()
-        for place in places:
-            near.update(world.places_within(place, radius))
-        return set().union(*[occupants[p] for p in near if p in occupants])
 
 
 def admit(
