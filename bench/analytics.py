@@ -8,8 +8,10 @@ one MULTI/EXEC) while a bare XREADGROUP+XACK loop reads the same stream with a
 group of its own, and so does the shared Consumer with a handler that does nothing
 (what every consumer pays to parse and validate events before any work of its
 own). The bench process tunes its cycle collector as ``python -m analytics`` does
-(``freeze_heap``), which helps the no-op Consumer run in it too. Runs alternate;
-figures are medians, by wall time and by CPU seconds of the bench process.
+(``freeze_heap``), which helps the no-op Consumer run in it too. Who goes first
+turns from run to run; figures are medians, by wall time and by CPU seconds of the
+bench process; the events/s ratios are medians of each run's own ratio, with their
+spread. Bytes and commands per event are the server's counters around ours.
 
 Metrics: the whole background recompute (tie arrays from the tie records, strength,
 degree, betweenness, Louvain, density, isolates, bridges, insight detectors) on synthetic social
@@ -168,7 +170,9 @@ async def cpu_timed(work: Any) -> tuple[float, float]:
     return wall, time.process_time() - cpu
 
 
-async def ingest_once(url: str, scenario: Scenario, log: list[Event]) -> list[tuple[float, float]]:
+async def ingest_once(
+    url: str, scenario: Scenario, log: list[Event], turn: int = 0
+) -> list[tuple[float, float]]:
     """(events/s, events per CPU second) of ours, raw XREADGROUP+XACK and the no-op Consumer;
     then (bytes to the server, commands) per event of ours."""
     settings = Settings(redis_url=url, namespace=f"bench-an-{uuid.uuid4().hex[:8]}")
@@ -180,20 +184,39 @@ async def ingest_once(url: str, scenario: Scenario, log: list[Event]) -> list[tu
             await publish_many(redis, keys.committed_events, log[i : i + 2_000])
         system = AnalyticsSystem(redis, keys, settings, freeze_heap=True)  # as the process does
         await system.start(asyncio.Event())
-        before = await redis_counts(redis)
-        ours = await cpu_timed(lambda: system.committed.run(burst=True))
-        after = await redis_counts(redis)
-        assert system.state is not None and system.state.meta.events == len(log)
         batch = settings.analytics_batch_size
-        raw = await cpu_timed(lambda: consume_raw(redis, keys.committed_events, "raw", batch))
-        noop = await cpu_timed(lambda: consume_noop(redis, keys, keys.committed_events, batch))
+        counts: list[tuple[int, int]] = []
+
+        async def ours() -> None:
+            counts.append(await redis_counts(redis))
+            await system.committed.run(burst=True)
+            counts.append(await redis_counts(redis))
+
+        work = [
+            ours,
+            lambda: consume_raw(redis, keys.committed_events, "raw", batch),
+            lambda: consume_noop(redis, keys, keys.committed_events, batch),
+        ]
+        # Each on the same stream with a group of its own; who goes first turns with ``turn``,
+        # so a load that comes and goes on a shared machine hits all three alike.
+        timings: dict[int, tuple[float, float]] = {}
+        for i in range(3):
+            k = (i + turn) % 3
+            timings[k] = await cpu_timed(work[k])
+        assert system.state is not None and system.state.meta.events == len(log)
+        before, after = counts
         await redis.delete(*[k async for k in redis.scan_iter(f"{settings.namespace}:*")])
-        rates = [(len(log) / wall, len(log) / cpu) for wall, cpu in (ours, raw, noop)]
+        rates = [(len(log) / wall, len(log) / cpu) for wall, cpu in (timings[k] for k in range(3))]
         # The server's side of ours: bytes it took in, commands it ran, per event.
         rates.append(tuple((a - b) / len(log) for a, b in zip(after, before, strict=True)))
         return rates
     finally:
         await redis.aclose()
+
+
+def spread(values: list[float]) -> str:
+    """``min-max`` of sorted ratios."""
+    return f"{values[0]:.2f}-{values[-1]:.2f}"
 
 
 def social_graph(n: int, seed: int = 3) -> tuple[dict[str, Node], list[Edge], Params]:
@@ -240,23 +263,32 @@ async def run(args: argparse.Namespace) -> list[Figure]:
     runs = []
     async with bench_redis() as url:
         await ingest_once(url, scenario, log[: min(len(log), 2_000)])  # warm up
-        for _ in range(args.analytics_runs):
-            runs.append(await ingest_once(url, scenario, log))
+        for turn in range(args.analytics_runs):
+            runs.append(await ingest_once(url, scenario, log, turn))
     ours, raw, noop = ([run[i][0] for run in runs] for i in range(3))
+    # Ratios run by run (ours and raw measured minutes apart at most): their median, and spread.
+    ours_ratios = sorted(o / r for o, r in zip(ours, raw, strict=True))
+    noop_ratios = sorted(n / r for n, r in zip(noop, raw, strict=True))
     # Per CPU second of this process: steadier than wall time on a machine others load too
     # (Redis's own work is left out of it, for both).
     ours_cpu, raw_cpu, noop_cpu = ([run[i][1] for run in runs] for i in range(3))
     batch = Settings(redis_url="redis://unused").analytics_batch_size
     figures = [
-        Figure.against(
-            f"AnalyticsSystem ingest ({agents} agents, {len(log):,} entries, batch {batch})",
+        Figure(
+            f"AnalyticsSystem ingest ({agents} agents, {len(log):,} entries, batch {batch}; "
+            f"ratio per run {spread(ours_ratios)})",
             median(ours),
             "events/s",
             median(raw),
+            median(ours_ratios),
         ),
         Figure(f"raw XREADGROUP+XACK (same entries, batch {batch})", median(raw), "events/s"),
-        Figure.against(
-            "shared Consumer, no-op handler (same entries)", median(noop), "events/s", median(raw)
+        Figure(
+            f"shared Consumer, no-op handler (same entries; ratio per run {spread(noop_ratios)})",
+            median(noop),
+            "events/s",
+            median(raw),
+            median(noop_ratios),
         ),
         Figure.against(
             "AnalyticsSystem ingest per CPU second of the client (raw's as baseline)",
