@@ -7,6 +7,10 @@ the loop adds the XACK and the idempotency markers, so an effect and its ack are
 stored together or not at all. A failing entry stays pending and is retried;
 after ``max_deliveries`` failures, or at once when it is not a readable event,
 it moves to the dead-letter stream with its reason and the loop goes on.
+
+The transaction that acks a batch also reads the next one (up to two batches in
+hand), and the batch after this one is parsed while Redis executes it: the client's
+work and the server's overlap instead of taking turns.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
@@ -50,6 +54,8 @@ class Delivery(NamedTuple):
 
 
 Handler = Callable[[list[Delivery], Pipeline], Awaitable[None]]
+# A batch's entries that still have their fields, and what each of them reads as.
+Parsed = tuple[list[Entry], list[AnyEvent | EventError]]
 
 
 @dataclass
@@ -76,7 +82,8 @@ class Consumer:
     When the transaction does not commit (a handler error, Redis away) the
     handler may be called again for the same deliveries, so keep in-memory
     side effects out of it or make them idempotent. ``claim_idle_ms`` must be
-    longer than the slowest batch, or a live consumer's entries get claimed.
+    longer than the slowest three batches (up to two wait, read ahead, while one is
+    handled), or a live consumer's entries get claimed.
 
     Exactly once: a batch's effects, its XACK and its dedupe markers commit in one
     MULTI/EXEC, so a crash at any point applies a batch fully or not at all, and the
@@ -132,8 +139,11 @@ class Consumer:
         self.stats = ConsumerStats()
         self.stopping = stop if stop is not None else asyncio.Event()
         self._read_own_pending = True
-        # New entries read in the same transaction as the last batch's ack (see _commit).
-        self._prefetched: list[Entry] = []
+        # Batches of new entries read ahead in the transaction of a batch's ack, oldest
+        # first (see _commit).
+        self._prefetched: list[list[Entry]] = []
+        # The oldest of them parsed while that transaction was on its way (see _commit).
+        self._parsed_ahead: tuple[list[Entry], Parsed] | None = None
         # Stream ids with a failure count stored, cleared once they are handled.
         self._failing: set[str] = set()
         self._failed_in_step = 0
@@ -194,7 +204,7 @@ class Consumer:
         """Consume until :meth:`stop`; with ``burst=True``, until nothing is left to read."""
         backoff = 0.0
         group_ready = False
-        # Once stopped, a batch already read ahead is still handled: it was delivered to us.
+        # Once stopped, batches already read ahead are still handled: they were delivered to us.
         while not self.stopping.is_set() or self._prefetched:
             try:
                 if not group_ready:
@@ -258,7 +268,8 @@ class Consumer:
             if await self.claim():
                 return True
         if self._read_own_pending:
-            self._prefetched = []  # they are pending too: reading "0" gets them again
+            # They are pending too: reading "0" gets them again.
+            self._prefetched, self._parsed_ahead = [], None
             entries = await self._read("0", block=None)
             if not entries:
                 self._read_own_pending = False
@@ -266,7 +277,7 @@ class Consumer:
             await self.handle(entries)
             return True
         if self._prefetched:
-            entries, self._prefetched = self._prefetched, []
+            entries = self._prefetched.pop(0)
         else:
             entries = await self._read(">", block=None if burst else self.block_ms)
             if not entries:
@@ -316,10 +327,8 @@ class Consumer:
         """
         self.stats.batches += 1
         ids = [stream_id for stream_id, _ in entries]
-        present = entries
-        if any(fields is None for _, fields in entries):  # deleted by trimming while pending
-            present = [(i, f) for i, f in entries if f is not None]
-        parsed = parse_events([fields for _, fields in present])  # type: ignore[misc]
+        ahead, self._parsed_ahead = self._parsed_ahead, None
+        present, parsed = ahead[1] if ahead and ahead[0] is entries else self._parse(entries)
         dead: list[tuple[str, dict[str, str], str, str]] = []
         if present is entries:
             deliveries = list(map(Delivery, ids, parsed))
@@ -350,6 +359,13 @@ class Consumer:
             # Isolate the entry that fails: handle one by one.
             for stream_id, fields in entries:
                 await self.handle([(stream_id, fields)])
+
+    @staticmethod
+    def _parse(entries: list[Entry]) -> Parsed:
+        present = entries
+        if any(fields is None for _, fields in entries):  # deleted by trimming while pending
+            present = [(i, f) for i, f in entries if f is not None]
+        return present, parse_events([fields for _, fields in present])  # type: ignore[misc]
 
     def _seen_bucket(self, now: float) -> int:
         return int(now) // self.dedupe_window_s
@@ -418,14 +434,42 @@ class Consumer:
                 recovered = self._failing.intersection(ids) if self._failing else None
                 if recovered:
                     tx.hdel(self._failures_key, *recovered)
-            read_ahead = read_ahead and not self.stopping.is_set()
-            if read_ahead:
-                # Inside MULTI a read does not block: it returns what is there now.
-                tx.xreadgroup(self.group, self.name, {self.stream: ">"}, count=self.batch_size)
-            replies = await tx.execute()
-            if read_ahead:
+            read = read_ahead and not self.stopping.is_set()
+            if read:
+                # Inside MULTI a read does not block: it returns what is there now. Two
+                # batches when none is in hand: from then on the next batch is parsed
+                # while this transaction is on its way (_execute_parsing_ahead).
+                count = self.batch_size * (1 if self._prefetched else 2)
+                tx.xreadgroup(self.group, self.name, {self.stream: ">"}, count=count)
+            if read_ahead and self._prefetched and self._parsed_ahead is None:
+                replies = await self._execute_parsing_ahead(tx, self._prefetched[0])
+            else:
+                replies = await tx.execute()
+            if read:
                 reply = replies[-1]
-                self._prefetched = reply[0][1] if reply else []
+                entries = reply[0][1] if reply else []
+                for start in range(0, len(entries), self.batch_size):
+                    self._prefetched.append(entries[start : start + self.batch_size])
+
+    async def _execute_parsing_ahead(self, tx: Pipeline, entries: list[Entry]) -> list[Any]:
+        """Execute ``tx``; while Redis works on it, parse the next batch (``entries``).
+
+        The client's work and the server's overlap instead of taking turns. Only the
+        parsing runs ahead (it touches nothing); that batch's dedupe check still follows
+        this transaction's markers.
+        """
+        task = asyncio.ensure_future(tx.execute())
+        try:
+            await asyncio.sleep(0)  # the task sends the transaction, then waits for replies
+            parsed = self._parse(entries)
+            replies: list[Any] = await task
+        except BaseException:
+            task.cancel()  # no-op once done
+            if task.done() and not task.cancelled():
+                task.exception()  # ours is the error raised
+            raise
+        self._parsed_ahead = (entries, parsed)
+        return replies
 
     def _queue_dead_letter(
         self, tx: Pipeline, stream_id: str, fields: dict[str, str], reason: str, message: str

@@ -285,23 +285,26 @@ async def test_blocking_reads_end_before_the_clients_socket_timeout(
         await client.aclose()
 
 
-async def test_read_ahead_batch_is_handled_before_a_stop_returns(
+async def test_read_ahead_batches_are_handled_before_a_stop_returns(
     redis, keys, stream, publish
 ) -> None:
-    """The next batch is read in the same transaction as an ack; a stop still handles it."""
-    published = await publish(10)
+    """The next batches are read in the same transaction as an ack; a stop still handles them."""
+    published = await publish(14)
     recorder = Recorder(keys.analytics("fx"))
     consumer = make(redis, stream, keys, recorder, batch_size=4)
     await consumer.ensure_group()
     assert await consumer.step()  # own pending (none), then nothing else read
-    assert await consumer.step()  # entries 1-4, and 5-8 read ahead with their ack
+    assert await consumer.step()  # entries 1-4; with their ack, two batches read: 5-8, 9-12
     assert recorder.seen == [i for i, _ in published[:4]]
-    assert (await redis.xpending(stream, "g"))["pending"] == 4
+    assert (await redis.xpending(stream, "g"))["pending"] == 8
+    assert await consumer.step()  # 5-8 (9-12 parsed meanwhile); 13-14 read with the ack
+    assert (await redis.xpending(stream, "g"))["pending"] == 6
     consumer.stop()
     await consumer.run()
-    # The read-ahead batch was handled and acked; 9-10 were never read.
-    assert recorder.seen == [i for i, _ in published[:8]]
+    # The batches read ahead were handled and acked; nothing more was read.
+    assert recorder.seen == [i for i, _ in published]
     assert (await redis.xpending(stream, "g"))["pending"] == 0
+    await publish(2)
     stats = await make(redis, stream, keys, recorder, batch_size=4).run(burst=True)
     assert stats.handled == 2
     assert set((await effect_counts(redis, keys.analytics("fx"))).values()) == {1}
