@@ -96,9 +96,10 @@ class Consumer:
     The markers live in one set per window-long time bucket (``Keys.seen_bucket``),
     which expires as a whole: adding to a set costs the server a sixth of adding to
     a sorted set, and no trimming is needed. A check looks in the current bucket and
-    the one before, which hold every marker younger than the window. Markers that an
-    older version kept in the sorted set ``Keys.seen`` are still honoured until that
-    set expires (one window after the first start of this version).
+    the one before, which hold every marker younger than the window, and in the next
+    one (a member whose clock runs ahead writes there near a bucket's end). Markers
+    that an older version kept in the sorted set ``Keys.seen`` are still honoured
+    until that set expires (one window after the first start of this version).
     ``stop``: an event (e.g. the one :func:`scrai.service.run_service` passes to
     ``main``) that stops the loop after the current batch.
     """
@@ -387,29 +388,31 @@ class Consumer:
         event_ids = [d.event.event_id.int.to_bytes(16, "big") for d in deliveries]
         if not self.dedupe:
             return deliveries, event_ids, 0
-        # Every marker younger than the window is in the current bucket or the one before.
+        # Every marker younger than the window is in the current bucket or the one before;
+        # the next one too holds those of a member whose clock is ahead of ours.
         bucket = self._seen_bucket(time.time())
         async with self.redis.pipeline(transaction=False) as pipe:
-            for b in (bucket, bucket - 1):
+            for b in (bucket, bucket - 1, bucket + 1):
                 key = self.keys.seen_bucket(self.stream, self.group, b)
                 pipe.execute_command("SMISMEMBER", key, *event_ids)
             if self._legacy_seen:
                 pipe.execute_command("ZMSCORE", self._legacy_seen, *event_ids)
             replies = await pipe.execute()
-        seen_before = any(replies[0]) or any(replies[1])
+        seen_before = any(replies[0]) or any(replies[1]) or any(replies[2])
         if self._legacy_seen and not seen_before:
-            seen_before = any(score is not None for score in replies[2])
+            seen_before = any(score is not None for score in replies[3])
         if not seen_before and len(set(event_ids)) == len(event_ids):
             return deliveries, event_ids, 0  # the usual case: all new, all distinct
         fresh: list[Delivery] = []
         fresh_ids: list[bytes] = []
         batch_ids: set[bytes] = set()
-        legacy = replies[2] if self._legacy_seen else [None] * len(event_ids)
-        for delivery, event_id, current, previous, score in zip(
-            deliveries, event_ids, replies[0], replies[1], legacy, strict=True
+        legacy = replies[3] if self._legacy_seen else [None] * len(event_ids)
+        for delivery, event_id, current, previous, following, score in zip(
+            deliveries, event_ids, replies[0], replies[1], replies[2], legacy, strict=True
         ):
             # A second copy inside the same batch is a duplicate too.
-            if not current and not previous and score is None and event_id not in batch_ids:
+            seen = current or previous or following or score is not None
+            if not seen and event_id not in batch_ids:
                 batch_ids.add(event_id)
                 fresh.append(delivery)
                 fresh_ids.append(event_id)

@@ -169,14 +169,15 @@ async def test_markers_expire_by_time_bucket_and_the_last_bucket_still_counts(
     redis, keys, stream, publish
 ) -> None:
     """A marker is kept at least a window: one written in the previous bucket still
-    dedupes, and each bucket expires as a whole after the next one ends."""
+    dedupes (so does one in the next, by a member whose clock runs ahead), and each
+    bucket expires as a whole after the next one ends."""
     window = 600
     published = await publish(4)
     events = [e for _, e in published]
     bucket = int(time.time()) // window
-    previous = keys.seen_bucket(stream, "g", bucket - 1)
-    # Events 0 and 1 applied in the previous bucket (as if near its end).
-    await redis.sadd(previous, *(e.event_id.bytes for e in events[:2]))
+    # Event 0 applied in the previous bucket (as if near its end), event 1 in the next.
+    await redis.sadd(keys.seen_bucket(stream, "g", bucket - 1), events[0].event_id.bytes)
+    await redis.sadd(keys.seen_bucket(stream, "g", bucket + 1), events[1].event_id.bytes)
     fx = keys.analytics("fx")
     stats = await make(redis, stream, keys, Recorder(fx), dedupe_window_s=window).run(burst=True)
     assert stats.handled == 2 and stats.duplicates == 2
