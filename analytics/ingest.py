@@ -216,12 +216,12 @@ class AnalyticsState:
             edge.last_speaker, edge.msg_last = actor, t
             edge.add(params, "conversation", t, eid)
             edge.add_evidence(params, eid, t, "conversation")
-            node = nodes.get(other)
-            if node is None:
-                node = self._node(other)
+            listener = nodes.get(other)
+            if listener is None:
+                listener = self._node(other)
             else:
                 self._dirty_nodes.add(other)
-            node.messages_received += 1
+            listener.messages_received += 1
 
     def _interact(self, actor: str, obj_id: str, place: object, t: int, eid: str) -> None:
         o = self.objects.get(obj_id)

@@ -208,7 +208,7 @@ async def ingest_once(
         await redis.delete(*[k async for k in redis.scan_iter(f"{settings.namespace}:*")])
         rates = [(len(log) / wall, len(log) / cpu) for wall, cpu in (timings[k] for k in range(3))]
         # The server's side of ours: bytes it took in, commands it ran, per event.
-        rates.append(tuple((a - b) / len(log) for a, b in zip(after, before, strict=True)))
+        rates.append(((after[0] - before[0]) / len(log), (after[1] - before[1]) / len(log)))
         return rates
     finally:
         await redis.aclose()
