@@ -118,10 +118,18 @@ class ClockControl:
     """Applies pending control requests to the stored clock."""
 
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+        self.redis = redis
         self.keys = keys
         self._script = redis.register_script(_CONTROL_LUA)
 
-    async def apply(self) -> Clock:
+    async def apply(self) -> Clock | None:
+        """The stored clock with the pending requests applied; None when none is pending.
+
+        The world asks every 50 ms and almost never finds a request: a plain EXISTS
+        then, rather than a script call (whose Lua garbage costs the server ~1 ms).
+        """
+        if not await self.redis.exists(self.keys.clock_control):
+            return None
         flat = await self._script(keys=[self.keys.clock_control, self.keys.clock])
         return Clock.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
 

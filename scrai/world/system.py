@@ -248,9 +248,10 @@ class WorldSystem:
         if now - self._control_at >= POLL_S:
             self._control_at = now
             stored = await self.control.apply()
-            self.clock.state, self.clock.speed, self.clock.steps = (
-                stored.state, stored.speed, stored.steps,
-            )  # fmt: skip
+            if stored is not None:  # else nothing changed: only the world writes the clock
+                self.clock.state, self.clock.speed, self.clock.steps = (
+                    stored.state, stored.speed, stored.steps,
+                )  # fmt: skip
         await self._health(now)
         if now - self._trim_at >= TRIM_EVERY_S:
             self._trim_at = now
