@@ -32,8 +32,12 @@ async def closed(redis, keys) -> int:  # type: ignore[no-untyped-def]
 
 
 async def stalled_reader(redis, keys, group: str) -> None:  # type: ignore[no-untyped-def]
-    """A reader that reads one entry and then nothing: live (it just read), and falling behind."""
-    await redis.xgroup_create(keys.committed_events, group, id="0", mkstream=True)
+    """A reader that reads one entry and then nothing: live (it just read), and falling behind.
+
+    Called with the world running: Redis before 7.2 makes a consumer only when a read
+    delivers something, so the reader waits for the first entry.
+    """
+    await wait_for(lambda: redis.xlen(keys.committed_events), timeout_s=30)
     await redis.xreadgroup(group, "reader-1", {keys.committed_events: ">"}, count=1)
 
 
@@ -44,9 +48,10 @@ async def test_the_clock_waits_for_a_live_reader_that_falls_behind(redis, keys, 
         update={"world_max_consumer_lag_ticks": MAX_LAG_TICKS, "consumer_claim_idle_ms": 600_000}
     )
     await save_scenario(redis, keys, line_town(tick_interval_s=0, tick_deadline_s=30))
-    await stalled_reader(redis, keys, "memory")
+    await redis.xgroup_create(keys.committed_events, "memory", id="0", mkstream=True)
     cast = Cast(redis, keys, AGENTS, lambda agent, tick: Idle())
     async with running_world(settings) as world, playing(cast):
+        await stalled_reader(redis, keys, "memory")
         await wait_for(lambda: world.pacing.waiting_for == ["memory"], timeout_s=30)
         held_at = await closed(redis, keys)
         # Held: never more than the limit plus the tick in flight when the lag was read.
@@ -84,9 +89,10 @@ async def test_the_clock_does_not_wait_for_a_dead_or_unpaced_reader(
         update={"world_max_consumer_lag_ticks": MAX_LAG_TICKS, "consumer_claim_idle_ms": idle_ms}
     )
     await save_scenario(redis, keys, line_town(tick_interval_s=0, tick_deadline_s=30))
-    await stalled_reader(redis, keys, group)
+    await redis.xgroup_create(keys.committed_events, group, id="0", mkstream=True)
     cast = Cast(redis, keys, AGENTS, lambda agent, tick: Idle())
     async with running_world(settings) as world, playing(cast):
+        await stalled_reader(redis, keys, group)
         await wait_for(lambda: _closed_at_least(redis, keys, 4 * MAX_LAG_TICKS), timeout_s=30)
         assert await lag(redis, keys, group) > LIMIT + 2 * PER_TICK
         assert world.pacing.waiting_for == []
