@@ -93,3 +93,16 @@ async def test_status_command_without_redis_says_how_to_give_one(
     )  # fmt: skip
     _, err = await proc.communicate()
     assert proc.returncode == 2 and b"SCRAI_REDIS_URL" in err
+
+
+async def test_status_says_which_readers_hold_the_clock(redis: aioredis.Redis, keys: Keys) -> None:
+    # The world's health names the groups its backpressure waits for (scrai/world/pacing.py).
+    await redis.set(keys.health("world"), json.dumps({"tick": 7, "waiting_for": ["memory"]}))
+    status = await read_status(redis, keys)
+    assert status.waiting_for == ["memory"]
+    assert any("held for memory to catch up" in line for line in format_status(status))
+
+    await redis.set(keys.health("world"), json.dumps({"tick": 8, "waiting_for": []}))
+    status = await read_status(redis, keys)
+    assert status.waiting_for == []
+    assert not any("held for" in line for line in format_status(status))
