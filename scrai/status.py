@@ -54,14 +54,16 @@ class Status:
         return asdict(self)
 
 
-def _int(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
+    """A stored number as an int; None when absent or unreadable."""
     try:
         return int(value)
     except (TypeError, ValueError):
         return None
 
 
-def _float(value: Any) -> float | None:
+def float_or_none(value: Any) -> float | None:
+    """A stored number as a float; None when absent or unreadable."""
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -88,7 +90,7 @@ async def _groups(redis: aioredis.Redis, stream: str) -> list[GroupStatus]:
             name=str(g["name"]),
             consumers=int(g["consumers"]),
             pending=int(g["pending"]),
-            lag=_int(g.get("lag")),
+            lag=int_or_none(g.get("lag")),
             last_delivered=str(g["last-delivered-id"]),
         )
         for g in raw
@@ -131,10 +133,10 @@ async def read_status(redis: aioredis.Redis, keys: Keys) -> Status:
         namespace=keys.namespace,
         scenario=scenario,
         run_id=meta.get("run_id"),
-        tick=_int(clock.get("tick")),
-        last_closed=_int(clock.get("last_closed")),
+        tick=int_or_none(clock.get("tick")),
+        last_closed=int_or_none(clock.get("last_closed")),
         state=clock.get("state", "not started"),
-        speed=_float(clock.get("speed")),
+        speed=float_or_none(clock.get("speed")),
         agents_alive=int(alive),
         agents_known=max(int(known_alive), int(known_state)),
         streams=streams,

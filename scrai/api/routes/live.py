@@ -26,6 +26,7 @@ from fastapi.responses import StreamingResponse
 from scrai.api.deps import KeysDep, RedisDep, SettingsDep
 from scrai.api.streams import entry_json, is_stream_id, last_id
 from scrai.keys import Keys
+from scrai.status import int_or_none
 
 router = APIRouter(prefix="/api", tags=["live"])
 
@@ -64,7 +65,7 @@ class RunWatch:
     def starts_new_run(self, fields: dict[str, str]) -> bool:
         """Whether this committed entry is a new run's: within a run every entry after the
         TickEvent closing tick t is of a later tick."""
-        tick = _int(fields.get("tick"))
+        tick = int_or_none(fields.get("tick"))
         if tick is None:
             return False
         new = self.closed is not None and tick <= self.closed
@@ -73,13 +74,6 @@ class RunWatch:
         elif new:
             self.closed = None  # the new run has closed no tick yet
         return new
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def run_message(meta: dict[str, str], *, starts: bool) -> str:
@@ -105,7 +99,7 @@ async def closed_at(redis: aioredis.Redis, keys: Keys, position: str) -> int | N
     if not found:
         return None  # trimmed away: the run_id check still tells a new run apart
     fields = found[0][1]
-    tick = _int(fields.get("tick"))
+    tick = int_or_none(fields.get("tick"))
     if tick is None:
         return None
     return tick if fields.get("type") == "tick" else tick - 1

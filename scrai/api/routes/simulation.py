@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from scrai.api.deps import KeysDep, RedisDep, TokenDep
 from scrai.api.ratelimit import limit_control
+from scrai.status import float_or_none, int_or_none
 from scrai.world.clock import request
 
 router = APIRouter(prefix="/api/simulation", tags=["simulation"])
@@ -49,20 +50,6 @@ class ControlAccepted(BaseModel):
     pending_control: dict[str, str]
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 @router.get("", response_model=SimulationState, summary="Tick, state, speed and agents alive")
 async def get_simulation(redis: RedisDep, keys: KeysDep) -> SimulationState:
     async with redis.pipeline(transaction=False) as pipe:
@@ -75,13 +62,13 @@ async def get_simulation(redis: RedisDep, keys: KeysDep) -> SimulationState:
     return SimulationState(
         scenario=meta.get("scenario"),
         run_id=meta.get("run_id"),
-        tick=_int(clock.get("tick")),
-        last_closed=_int(clock.get("last_closed")),
+        tick=int_or_none(clock.get("tick")),
+        last_closed=int_or_none(clock.get("last_closed")),
         state=clock.get("state", "unknown"),
-        speed=_float(clock.get("speed")) or 1.0,
+        speed=float_or_none(clock.get("speed")) or 1.0,
         agents_alive=int(alive),
         agents_total=int(total),
-        deadline_at=_float(clock.get("deadline_at")),
+        deadline_at=float_or_none(clock.get("deadline_at")),
         pending_control=control,
     )
 
