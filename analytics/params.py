@@ -96,7 +96,8 @@ class Params:
             friendship_threshold=a.friendship_threshold,
             metrics_interval_s=a.metrics_interval_s,
             snapshot_every_ticks=a.snapshot_every_ticks,
+            snapshots_kept=a.snapshots_kept,
             evidence_per_edge=a.evidence_per_edge,
             **{k: v for k, v in extra.items() if v is not None},
-            **{k: getattr(base, k) for k in ("windows_kept", "snapshots_kept")},
+            windows_kept=base.windows_kept,
         )

@@ -36,7 +36,11 @@ class Settings(BaseSettings):
     consumer_block_ms: int = Field(default=1_000, ge=1)
     consumer_claim_idle_ms: int = Field(default=30_000, ge=100)
     consumer_max_deliveries: int = Field(default=5, ge=1)
-    consumer_dedupe_window_s: int = Field(default=3_600, ge=1)
+    # How long a consumer remembers an event id to skip a republished copy. A copy comes
+    # from a publisher retrying after a lost reply, within its reconnect backoff (seconds),
+    # and the world's sequence rule refuses a later one anyway; markers cost Redis about
+    # 40 bytes per event and consumer, so an hour of them was most of a crowd's memory.
+    consumer_dedupe_window_s: int = Field(default=600, ge=1)
     reconnect_max_backoff_s: float = Field(default=5.0, gt=0)
     # The analytics consumer reads bigger batches: a tie or node touched many times in a
     # batch is written once, so its write cost falls as batches grow.

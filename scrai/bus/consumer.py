@@ -118,7 +118,7 @@ class Consumer:
         claim_idle_ms: int = 30_000,
         max_deliveries: int = 5,
         dedupe: bool = True,
-        dedupe_window_s: int = 3_600,
+        dedupe_window_s: int = 600,
         start_id: str = "0",
         max_backoff_s: float = 5.0,
         stop: asyncio.Event | None = None,

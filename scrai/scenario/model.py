@@ -239,6 +239,11 @@ class AnalyticsSettings(_Model):
     friendship_threshold: float = Field(default=5.0, gt=0)
     metrics_interval_s: float = Field(default=2.0, gt=0)
     snapshot_every_ticks: int = Field(default=10, ge=1)
+    snapshots_kept: int = Field(
+        default=500,
+        ge=1,
+        description="newest snapshots kept; an older tick replays from the run's start instead",
+    )
     evidence_per_edge: int = Field(default=20, ge=1, le=1_000)
 
 

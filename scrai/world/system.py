@@ -58,7 +58,9 @@ GROUP = "world"
 POLL_S = 0.05  # how often clock controls are read, and the longest blocking read
 ALIVE_CACHE_S = 0.25
 HEALTH_EVERY_S = 1.0
-TRIM_EVERY_S = 30.0
+# Often enough that a bounded stream overshoots by seconds, not minutes; a pass that finds
+# a stream within bounds is one XLEN, and the entries trimmed cost the same however batched.
+TRIM_EVERY_S = 5.0
 MIN_BATCH = 2_000
 
 # XADD a tick's events of one type to one stream in one command (queued inside the tick's

@@ -4,7 +4,7 @@ The real world system (a process) rejects every action the test plays for a crow
 agents, so ``world_state_rejected_events`` grows by one entry per agent per tick. The
 real analytics process reads that stream in its group — and is frozen (SIGSTOP) while
 the stream grows well past the retention length. Retention passes run meanwhile: the
-world's own (it trims at start and every 30 s) and :func:`scrai.bus.trim`, the function
+world's own (it trims at start and every ``TRIM_EVERY_S``) and :func:`scrai.bus.trim`, the function
 it calls, run by the test after every tick. Not one entry analytics has yet to read may
 go. Once analytics is thawed (SIGCONT) it counts every rejection the world made, and
 the next passes bring the stream back to the retention length: the stream's memory
@@ -123,7 +123,7 @@ async def test_retention_waits_for_a_paused_group_and_memory_comes_back(
             usages.append(await redis.memory_usage(stream))
         after = (await redis.info("memory"))["used_memory"]
         # What grows on purpose: the committed log (kept whole, analytics rebuilds from it)
-        # and the dedupe markers (kept consumer_dedupe_window_s, one hour by default).
+        # and the dedupe markers (kept consumer_dedupe_window_s, ten minutes by default).
         by_design = {
             "committed": await redis.memory_usage(keys.committed_events) or 0,
             "dedupe": sum(

@@ -5,12 +5,17 @@ analytics, API, spawner and its multiplexed workers). Every few ticks the test s
 the resident memory (VmRSS) of each process, Redis' ``used_memory``, the length of each
 stream and each consumer group's lag. At the end:
 
-- RSS flat: each process's mean over the last quarter of the samples is within
-  max(15 %, 15 MB) of its mean over the second quarter (the first is warm-up);
+- memory flat: each process's RSS, and Redis' ``used_memory``, averaged over the last
+  quarter of the samples, is within max(15 %, 15 MB) of its mean over the second quarter
+  (the first is warm-up). Everything Redis holds has a bound: streams their retention,
+  dedupe markers their window, analytics its snapshots kept, each agent its memories.
+  The run sets those bounds low enough to be reached within the first quarter
+  (retention of ``RETENTION_TICKS`` ticks, a ``DEDUPE_WINDOW_S`` window, ``SNAPSHOTS_KEPT``
+  snapshots), so that flat then means nothing grows past them;
 - streams bounded: actions, rejections and the committed log stay within the retention
   length (``SCRAI_STREAM_RETENTION_MAX_LEN``, and ``SCRAI_COMMITTED_RETENTION_MAX_LEN``
-  for the log) plus what the 30 s between the world's trims adds, analytics updates
-  within their cap, no dead letters;
+  for the log) plus what the ``TRIM_EVERY_S`` between the world's trims adds, analytics
+  updates within their cap, no dead letters;
 - lag bounded: no group is ever more than ``SCRAI_WORLD_MAX_CONSUMER_LAG_TICKS`` (the
   world holds its clock there, see ``scrai/world/pacing.py``) plus 2 ticks' worth of
   entries behind. How often the clock was held is reported: a machine too small for
@@ -19,7 +24,7 @@ stream and each consumer group's lag. At the end:
 CI runs it short (``SCRAI_SOAK_SECONDS=60``, ``SCRAI_SOAK_AGENTS=200``, the defaults);
 the full soak::
 
-    SCRAI_SOAK_SECONDS=1800 SCRAI_SOAK_AGENTS=1000 python -m pytest -m soak tests/soak
+    SCRAI_SOAK_SECONDS=1800 SCRAI_SOAK_AGENTS=1000 python -m pytest -m soak tests/soak -s
 """
 
 from __future__ import annotations
@@ -30,12 +35,14 @@ import math
 import os
 import statistics
 import time
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import pytest
 
 from scrai.scenario.store import save_scenario
 from scrai.settings import Settings
+from scrai.world.system import TRIM_EVERY_S
 from tests.chaos.pipeline import Pipeline, last_closed
 from tests.helpers import wait_for
 from tests.scenarios import crowd
@@ -43,7 +50,11 @@ from tests.scenarios import crowd
 SECONDS = float(os.environ.get("SCRAI_SOAK_SECONDS", "60"))
 AGENTS = int(os.environ.get("SCRAI_SOAK_AGENTS", "200"))
 TICK_S = float(os.environ.get("SCRAI_SOAK_TICK_S", "0.5"))
-RETENTION = 20_000
+RETENTION_TICKS = 30
+DEDUPE_WINDOW_S = 30
+SNAPSHOTS_KEPT = 10
+PER_TICK = AGENTS + 1  # committed entries per tick: an action per agent, then the TickEvent
+RETENTION = max(1_000, PER_TICK * RETENTION_TICKS)
 WORKERS = max(2, math.ceil(AGENTS / 250))
 # The most a group may ever be behind, in ticks' worth of entries: where the world holds
 # its clock, plus the tick in flight when it read the lag and the one it was closing.
@@ -78,6 +89,8 @@ async def test_soak(redis, keys, settings, tmp_path) -> None:
     scenario = crowd(
         AGENTS, places=max(10, AGENTS // 20), tick_interval_s=TICK_S, tick_deadline_s=10
     )
+    analytics = scenario.analytics.model_copy(update={"snapshots_kept": SNAPSHOTS_KEPT})
+    scenario = scenario.model_copy(update={"analytics": analytics})
     await save_scenario(redis, keys, scenario)
     pipeline = Pipeline(
         settings.redis_url or "",
@@ -87,6 +100,7 @@ async def test_soak(redis, keys, settings, tmp_path) -> None:
             "SCRAI_SPAWNER_AGENTS_PER_WORKER": str(math.ceil(AGENTS / WORKERS)),
             "SCRAI_STREAM_RETENTION_MAX_LEN": str(RETENTION),
             "SCRAI_COMMITTED_RETENTION_MAX_LEN": str(RETENTION),
+            "SCRAI_CONSUMER_DEDUPE_WINDOW_S": str(DEDUPE_WINDOW_S),
         },
     )
     streams = {
@@ -125,16 +139,13 @@ async def test_soak(redis, keys, settings, tmp_path) -> None:
         died = {c.name: c.history for c in pipeline.supervisor.children.values() if c.history}
         assert not died, f"processes died during the soak: {died}"
         dead_letters = sum([await redis.xlen(keys.dead_letter(s)) for s in streams.values()])
-        log_mb = (await redis.memory_usage(keys.committed_events, samples=0) or 0) / 2**20
-        dedupe_mb = (
-            sum(
-                [
-                    await redis.memory_usage(k, samples=0) or 0
-                    async for k in redis.scan_iter(match=f"{keys.namespace}:*:seen:*")
-                ]
-            )
-            / 2**20
-        )
+        held_mb = {
+            "committed log": await _usage_mb(redis, [keys.committed_events]),
+            "actions": await _usage_mb(redis, [keys.action_events]),
+            "dedupe markers": await _usage_mb(redis, _scan(redis, f"{keys.namespace}:*:seen:*")),
+            "snapshots": await _usage_mb(redis, _scan(redis, f"{keys.analytics('snapshot')}*")),
+            "memories": await _usage_mb(redis, _scan(redis, f"{keys.namespace}:agent:*")),
+        }
     except BaseException:
         print(pipeline.logs())
         raise
@@ -146,20 +157,23 @@ async def test_soak(redis, keys, settings, tmp_path) -> None:
     assert len(samples) >= 8, "too few samples to judge"
     q = len(samples) // 4
     second, last = samples[q : 2 * q], samples[-q:]
-    per_tick = AGENTS + 1
+    per_tick = PER_TICK
     problems, lines = [], []
-    for name in sorted(samples[-1]["rss"]):
-        early = [s["rss"].get(name) for s in second if s["rss"].get(name)]
-        late = [s["rss"].get(name) for s in last if s["rss"].get(name)]
+    series = {name: [s["rss"].get(name) for s in samples] for name in samples[-1]["rss"]}
+    series["redis"] = [s["redis_mb"] for s in samples]
+    for name in sorted(series):
+        early = [mb for mb in series[name][q : 2 * q] if mb]
+        late = [mb for mb in series[name][-q:] if mb]
         if not early or not late:
             continue  # a worker that came later (none should)
         a, b = statistics.mean(early), statistics.mean(late)
-        lines.append(f"  {name:>10}: RSS {a:7.1f} -> {b:7.1f} MB")
+        what = "used_memory" if name == "redis" else "RSS"
+        lines.append(f"  {name:>10}: {what} {a:7.1f} -> {b:7.1f} MB")
         if b > a + max(0.15 * a, 15.0):
-            problems.append(f"{name} RSS grew {a:.1f} -> {b:.1f} MB")
+            problems.append(f"{name} {what} grew {a:.1f} -> {b:.1f} MB")
     longest = {n: max(s[n] for s in samples) for n in streams}
-    for name in ("actions", "rejected", "committed"):  # the world trims them every 30 s
-        if longest[name] > RETENTION + per_tick * (30 / TICK_S + 5):
+    for name in ("actions", "rejected", "committed"):  # the world trims them every few s
+        if longest[name] > RETENTION + per_tick * (TRIM_EVERY_S / TICK_S + 5):
             problems.append(f"{name} stream reached {longest[name]} entries")
     if longest["updates"] > 5_000 * 1.1 + 200:  # analytics' approximate MAXLEN
         problems.append(f"analytics updates reached {longest['updates']} entries")
@@ -174,18 +188,29 @@ async def test_soak(redis, keys, settings, tmp_path) -> None:
         lags[group] = f"max {peak}, mean {early_lag:.0f} -> {late_lag:.0f}"
         if peak > per_tick * MAX_LAG_TICKS:
             problems.append(f"{group} lag {lags[group]} entries ({per_tick} per tick)")
-    redis_mb = [s["redis_mb"] for s in samples]
     print(
         f"\nsoak: {AGENTS} agents, {elapsed:.0f}s, {ticks} ticks ({ticks * AGENTS} agent-ticks, "
         f"{ticks / elapsed:.2f} ticks/s), {len(samples)} samples\n" + "\n".join(lines) + "\n"
-        f"  redis used_memory {redis_mb[q]:.1f} -> {redis_mb[-1]:.1f} MB; of it the committed "
-        f"log ({samples[-1]['committed']} entries) {log_mb:.1f} MB and "
-        f"dedupe markers (kept an hour) {dedupe_mb:.1f} MB\n"
-        f"  max lengths: {longest} (retention {RETENTION}); dead letters {dead_letters}\n"
+        "  redis used_memory by tenth of the run: "
+        + " ".join(f"{series['redis'][len(samples) * i // 10]:.0f}" for i in range(10))
+        + f" {series['redis'][-1]:.0f} MB\n"
+        "  redis at the end, by part: "
+        + ", ".join(f"{part} {mb:.1f} MB" for part, mb in held_mb.items())
+        + f"\n  max lengths: {longest} (retention {RETENTION}); dead letters {dead_letters}\n"
         f"  consumer lag (entries): {lags}; clock held for readers in "
         f"{sum(s['held'] for s in samples)} of {len(samples)} samples"
     )
     assert not problems, problems
+
+
+def _scan(redis, pattern: str) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    return redis.scan_iter(match=pattern, count=1_000)
+
+
+async def _usage_mb(redis, keys: Iterable[str] | AsyncIterator[str]) -> float:  # type: ignore[no-untyped-def]
+    """MEMORY USAGE of ``keys``, in MB."""
+    names = [k async for k in keys] if isinstance(keys, AsyncIterator) else list(keys)
+    return sum([await redis.memory_usage(k, samples=0) or 0 for k in names]) / 2**20
 
 
 async def _alive(redis, keys, count: int, pipeline: Pipeline) -> bool:  # type: ignore[no-untyped-def]
