@@ -43,7 +43,7 @@ class Params:
     # Movement trends are bucketed into windows of this many ticks.
     window_ticks: int = 20
     windows_kept: int = 12
-    snapshots_kept: int = 500
+    snapshots_kept: int = 100
 
     @property
     def decay_per_tick(self) -> float:

@@ -240,7 +240,7 @@ class AnalyticsSettings(_Model):
     metrics_interval_s: float = Field(default=2.0, gt=0)
     snapshot_every_ticks: int = Field(default=10, ge=1)
     snapshots_kept: int = Field(
-        default=500,
+        default=100,
         ge=1,
         description="newest snapshots kept; an older tick replays from the run's start instead",
     )
