@@ -136,11 +136,6 @@ class AnalyticsState:
         elif isinstance(event, TickEvent):
             self._tick(event)
 
-    def apply_all(self, entries: Iterable[tuple[str, AnyEvent]]) -> None:
-        entries = list(entries)
-        for (stream_id, event), eid in zip(entries, event_ids(e for _, e in entries), strict=True):
-            self.apply(stream_id, event, eid)
-
     def _committed(self, e: WorldStateCommittedEvent, eid: str) -> None:
         actor, t = e.entity_id, e.tick
         if self._cast is not None and actor not in self._cast:

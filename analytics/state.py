@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from analytics.params import KINDS, Params
+from analytics.params import Params
 
 LN2 = math.log(2)
 
@@ -309,6 +309,3 @@ class Meta:
             tick_event=fields.get("tick_event") or None,
             run_start=fields.get("run_start") or "0-0",
         )
-
-
-KIND_FIELDS = KINDS

@@ -95,23 +95,14 @@ class AnalyticsSystem:
 
     def _consumer(self, stream: str, handler: Any) -> Consumer:
         s = self.settings
-        return Consumer(
-            self.redis,
-            stream,
-            GROUP,
-            self.consumer_name,
-            handler,
+        return Consumer.from_settings(
+            self.redis, s, stream, GROUP, self.consumer_name, handler,
             keys=self.keys,
             batch_size=s.analytics_batch_size,
-            block_ms=s.consumer_block_ms,
-            claim_idle_ms=s.consumer_claim_idle_ms,
-            max_deliveries=s.consumer_max_deliveries,
-            dedupe_window_s=s.consumer_dedupe_window_s,
-            max_backoff_s=s.reconnect_max_backoff_s,
             # The stored position already makes each entry count once (entries at or before
             # it are skipped), so the consumer's per-event-id markers would only cost time.
             dedupe=False,
-        )
+        )  # fmt: skip
 
     # -- start ------------------------------------------------------------------------------
 

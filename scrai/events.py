@@ -81,7 +81,6 @@ class Idle(_Strict):
 
 
 Action = Annotated[Move | Speak | Interact | Idle, Field(discriminator="kind")]
-ActionKind = Literal["move", "speak", "interact", "idle"]
 
 
 class RejectReason(StrEnum):

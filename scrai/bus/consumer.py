@@ -383,11 +383,11 @@ class Consumer:
         """The deliveries not applied before (with their event ids), and how many were."""
         if not deliveries:
             return [], [], 0
+        if not self.dedupe:
+            return deliveries, [], 0  # no markers to check or to write
         # Markers are the 16 raw bytes of each UUID: less to send and to keep than its text.
         # (UUID.bytes is this, behind a Python-level property.)
         event_ids = [d.event.event_id.int.to_bytes(16, "big") for d in deliveries]
-        if not self.dedupe:
-            return deliveries, event_ids, 0
         # Every marker younger than the window is in the current bucket or the one before;
         # the next one too holds those of a member whose clock is ahead of ours.
         bucket = self._seen_bucket(time.time())
@@ -433,13 +433,12 @@ class Consumer:
             if fresh:
                 await self.handler(fresh, tx)
             del fresh
-            if fresh_ids:
-                if self.dedupe:
-                    bucket = self._seen_bucket(time.time())
-                    key = self.keys.seen_bucket(self.stream, self.group, bucket)
-                    tx.execute_command("SADD", key, *fresh_ids)
-                    # Kept while a check may look at it: until the end of the next bucket.
-                    tx.execute_command("EXPIREAT", key, (bucket + 2) * self.dedupe_window_s + 1)
+            if fresh_ids:  # the markers of what this batch applies (none without dedupe)
+                bucket = self._seen_bucket(time.time())
+                key = self.keys.seen_bucket(self.stream, self.group, bucket)
+                tx.execute_command("SADD", key, *fresh_ids)
+                # Kept while a check may look at it: until the end of the next bucket.
+                tx.execute_command("EXPIREAT", key, (bucket + 2) * self.dedupe_window_s + 1)
             for stream_id, fields, reason, message in dead:
                 self._queue_dead_letter(tx, stream_id, fields, reason, message)
             if ids:

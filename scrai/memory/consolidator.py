@@ -91,20 +91,10 @@ class MemoryConsolidator:
         self.summaries_written = 0
         self.memories_written = 0  # queued on committed batches (a failed batch is redone)
         s = settings or Settings()
-        self.consumer = Consumer(
-            redis,
-            keys.committed_events,
-            GROUP,
-            name,
-            self.handle,
-            keys=keys,
-            batch_size=batch_size or s.memory_batch_size,
-            block_ms=s.consumer_block_ms,
-            claim_idle_ms=s.consumer_claim_idle_ms,
-            max_deliveries=s.consumer_max_deliveries,
-            dedupe_window_s=s.consumer_dedupe_window_s,
-            max_backoff_s=s.reconnect_max_backoff_s,
-        )
+        self.consumer = Consumer.from_settings(
+            redis, s, keys.committed_events, GROUP, name, self.handle,
+            keys=keys, batch_size=batch_size or s.memory_batch_size,
+        )  # fmt: skip
 
     def _use(self, scenario: Scenario) -> None:
         self.cast = Cast(scenario)

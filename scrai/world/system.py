@@ -111,16 +111,12 @@ class WorldSystem:
         self.reseed = reseed
         self.max_ticks_override = max_ticks
         self.freeze_heap = freeze_heap
-        self.consumer = Consumer(
-            redis, keys.action_events, GROUP, name, self._on_actions,
+        self.consumer = Consumer.from_settings(
+            redis, settings, keys.action_events, GROUP, name, self._on_actions,
             keys=keys,
             # Big batches: a tick of a thousand actions is staged in one or two round trips.
             batch_size=max(settings.consumer_batch_size, MIN_BATCH),
             block_ms=int(POLL_S * 1000),
-            claim_idle_ms=settings.consumer_claim_idle_ms,
-            max_deliveries=settings.consumer_max_deliveries,
-            dedupe_window_s=settings.consumer_dedupe_window_s,
-            max_backoff_s=settings.reconnect_max_backoff_s,
         )  # fmt: skip
         self.control = ClockControl(redis, keys)
         self.pacing = ConsumerPacing(
