@@ -35,6 +35,7 @@ SHARD_ABOVE = 50  # casts larger than this run multiplexed, several agents per w
 AGENTS_PER_SHARD = 500
 WORLD = "world"
 WORLD_MISMATCH = 2  # the world's exit code when Redis holds another scenario's world
+TOKEN_FILE = "api-token"  # in the data dir, beside the run it guards
 
 
 @dataclass
@@ -99,6 +100,28 @@ class Launcher:
         self.say(f"started a private Redis at {self.server.url} (data in {self.server.data_dir})")
         return self.server.url
 
+    def api_token(self) -> str:
+        """``SCRAI_API_TOKEN``, else the data dir's own token, made on its first run.
+
+        The data dir keeps the run (Redis' files) across restarts, and the token with it,
+        so a dashboard left open goes on working after ``scrai up`` is run again.
+        """
+        if self.settings.api_token:
+            return self.settings.api_token
+        path = self.data_dir / TOKEN_FILE
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            token = ""
+        if token:
+            return token
+        token = secrets.token_urlsafe(24)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the owner's only
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(token + "\n")
+        return token
+
     def _env(self, url: str, token: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
@@ -147,7 +170,7 @@ class Launcher:
 
     def _run(self, scenario: Scenario, url: str, client: redis.Redis) -> int:
         client.set(self.keys.scenario, scenario.model_dump_json())
-        token = self.settings.api_token or secrets.token_urlsafe(24)
+        token = self.api_token()
         env = self._env(url, token)
         py = sys.executable
         ids = [a.id for a in scenario.agents]

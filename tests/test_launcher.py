@@ -56,6 +56,9 @@ def test_up_runs_n_ticks_then_stops_everything(tmp_path, settings, subprocess_en
     assert done.returncode == 0, done.stdout + done.stderr
     assert "dashboard: http://127.0.0.1:" in done.stdout and "API token: " in done.stdout
     assert "the world finished its last tick" in done.stdout
+    # The token printed is the data dir's own: the next run there prints the same one.
+    printed = done.stdout.split("API token: ", 1)[1].split()[0]
+    assert (tmp_path / "data" / "api-token").read_text().strip() == printed
     assert marked(mark) == []  # no process of the run is left
     keys = Keys(settings.namespace)
     client = redis_sync.Redis.from_url(settings.redis_url, decode_responses=True)
@@ -143,3 +146,20 @@ def test_seed_override_redraws_the_cast_and_bad_files_are_refused(tmp_path, caps
     broken.write_text("name: x\nworld: {places: []}\nagents: [{id: a, name: A, place: nowhere}]\n")
     assert up(UpOptions(broken, data_dir=tmp_path / "data")) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_the_api_token_is_the_data_dirs_own_unless_one_is_set(tmp_path, monkeypatch):
+    from scrai.launcher import Launcher, UpOptions
+
+    monkeypatch.delenv("SCRAI_API_TOKEN", raising=False)
+    options = UpOptions(ROOT / "scenarios" / "default.yml", data_dir=tmp_path / "data")
+    first = Launcher(options).api_token()
+    assert len(first) >= 32
+    assert Launcher(options).api_token() == first  # a second run on the same data dir
+    path = tmp_path / "data" / "api-token"
+    assert path.stat().st_mode & 0o777 == 0o600  # the owner's only
+    other = UpOptions(options.scenario, data_dir=tmp_path / "elsewhere")
+    assert Launcher(other).api_token() != first  # each data dir its own
+    monkeypatch.setenv("SCRAI_API_TOKEN", "set-by-hand")
+    assert Launcher(options).api_token() == "set-by-hand"
+    assert path.read_text().strip() == first  # left as it was
