@@ -1,7 +1,7 @@
 """Analytics: events/s folded by the AnalyticsSystem beside raw XREADGROUP+XACK, and metric time.
 
-Ingest: a synthetic committed log (agents wandering a grid town, talking and using
-objects, one committed event per agent per tick and a TickEvent closing each tick)
+Ingest: a synthetic committed log (``bench.synthetic``: agents wandering a grid town,
+talking and using objects, one committed event per agent per tick and a TickEvent closing each tick)
 is put on one stream per run; the AnalyticsSystem's committed-stream consumer
 folds it in burst mode (parse, dedupe, fold, changed records + position + ack in
 one MULTI/EXEC) while a bare XREADGROUP+XACK loop reads the same stream with a
@@ -38,19 +38,10 @@ from analytics.state import Edge, Node
 from analytics.system import AnalyticsSystem
 from bench.bus import consume_raw
 from bench.common import Figure, bench_redis, median, timed
+from bench.synthetic import committed_log
 from scrai.bus import Consumer, publish_many
 from scrai.connection import connect
-from scrai.events import (
-    CommittedPayload,
-    Event,
-    Idle,
-    Interact,
-    Move,
-    Speak,
-    TickEvent,
-    TickPayload,
-    WorldStateCommittedEvent,
-)
+from scrai.events import Event
 from scrai.keys import Keys
 from scrai.scenario.model import Scenario
 from scrai.scenario.store import save_scenario
@@ -101,47 +92,6 @@ def town(agents: int, side: int, seed: int = 1) -> Scenario:
             "agents": cast,
         }
     )
-
-
-def committed_log(scenario: Scenario, ticks: int, seed: int = 2) -> list[Event]:
-    """One committed event per agent per tick, a TickEvent closing each tick."""
-    rng = random.Random(seed)
-    place = {a.id: a.place for a in scenario.agents}
-    neighbors = {p.id: p.neighbors for p in scenario.world.places}
-    objects_at: dict[str, list[str]] = {}
-    for o in scenario.world.objects:
-        objects_at.setdefault(o.place, []).append(o.id)
-    seq = dict.fromkeys(place, 0)
-    out: list[Event] = []
-    for t in range(1, ticks + 1):
-        for agent in sorted(place):
-            before = {f"agent:{agent}": {"place": place[agent]}}
-            r = rng.random()
-            if r < 0.3:
-                place[agent] = rng.choice(neighbors[place[agent]])
-                action: object = Move(to=place[agent])
-            elif r < 0.5:
-                action = Speak(to=None, text="hello")
-            elif r < 0.6 and objects_at.get(place[agent]):
-                action = Interact(object_id=rng.choice(objects_at[place[agent]]))
-            else:
-                action = Idle()
-            after = {f"agent:{agent}": {"place": place[agent]}}
-            seq[agent] += 1
-            out.append(
-                WorldStateCommittedEvent(
-                    entity_id=agent,
-                    sequence=seq[agent],
-                    tick=t,
-                    payload=CommittedPayload(
-                        action_event_id=uuid.uuid4(), action=action, before=before, after=after
-                    ),
-                )
-            )
-        out.append(
-            TickEvent(entity_id="world", sequence=t, tick=t, payload=TickPayload(state="running"))
-        )
-    return out
 
 
 async def consume_noop(redis: Any, keys: Keys, stream: str, batch: int) -> None:
@@ -259,7 +209,7 @@ async def run(args: argparse.Namespace) -> list[Figure]:
     agents, ticks = args.analytics_agents, args.analytics_ticks
     side = max(2, int((agents / 3) ** 0.5))  # about three agents a place
     scenario = town(agents, side)
-    log = committed_log(scenario, ticks)
+    log = committed_log(scenario, ticks, seed=2)
     runs = []
     async with bench_redis() as url:
         await ingest_once(url, scenario, log[: min(len(log), 2_000)])  # warm up

@@ -1,34 +1,26 @@
 """Memory: the consolidator's throughput and recall's latency, beside the bare bus and ZRANGE.
 
-A synthetic committed log (agents on a ring of places, each tick speaking, moving or
-idling, observed by up to 20 neighbours) goes through the memory consolidator in burst
-mode, against a bare :class:`scrai.bus.Consumer` that only acks the same log: the
-ratio is what writing every actor's and observer's memories costs. Recall of a full
-memory (``max_memories``) is timed against the bare ``ZRANGE`` it is built on.
+A synthetic committed log (``bench.synthetic``: agents on a ring of places, each tick
+moving, speaking or idling, observed by up to 20 neighbours) goes through the memory
+consolidator in burst mode, against a bare :class:`scrai.bus.Consumer` that only acks
+the same log: the ratio is what writing every actor's and observer's memories costs.
+Recall of a full memory (``max_memories``) is timed against the bare ``ZRANGE`` it is
+built on.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import time
 import uuid
 
 import redis.asyncio as aioredis
 
 from bench.common import Figure, bench_redis, median, timed
+from bench.synthetic import committed_log
 from scrai.bus import Consumer, publish_many
 from scrai.connection import connect
-from scrai.events import (
-    CommittedPayload,
-    Event,
-    Idle,
-    Move,
-    Speak,
-    TickEvent,
-    TickPayload,
-    WorldStateCommittedEvent,
-)
+from scrai.events import Event
 from scrai.keys import Keys
 from scrai.memory.consolidator import MemoryConsolidator
 from scrai.memory.store import MemoryStore
@@ -69,55 +61,6 @@ def scenario(agents: int) -> Scenario:
             "simulation": {"perception_range": 12, "hearing_range": 8},
         }
     )
-
-
-def committed_log(sc: Scenario, ticks: int, seed: int = 1, observers: int = 20) -> list[Event]:
-    """What the world would commit: one event per agent per tick, then the TickEvent."""
-    rng = random.Random(seed)
-    place = {a.id: a.place for a in sc.agents}
-    seq = dict.fromkeys(place, 0)
-    out: list[Event] = []
-    for t in range(1, ticks + 1):
-        by_place: dict[str, list[str]] = {}
-        for agent_id, p in place.items():
-            by_place.setdefault(p, []).append(agent_id)
-        for agent_id in sorted(place):
-            here = place[agent_id]
-            i = int(here[1:])
-            around = (here, f"p{(i + 1) % PLACES}", f"p{(i - 1) % PLACES}")
-            near = sorted(o for p in around for o in by_place.get(p, []) if o != agent_id)[
-                :observers
-            ]
-            roll = rng.random()
-            if roll < 0.3:
-                action = Speak(text="Are you coming to the festival tonight?")
-            elif roll < 0.5:
-                action = Move(to=f"p{(i + 1) % PLACES}")
-            else:
-                action = Idle()
-            before = {f"agent:{agent_id}": {"place": here}}
-            if isinstance(action, Move):
-                place[agent_id] = action.to
-            seq[agent_id] += 1
-            out.append(
-                WorldStateCommittedEvent(
-                    entity_id=agent_id,
-                    sequence=seq[agent_id],
-                    tick=t,
-                    payload=CommittedPayload(
-                        action_event_id=uuid.uuid4(),
-                        action=action,
-                        before=before,
-                        after={f"agent:{agent_id}": {"place": place[agent_id]}},
-                        observers=near,
-                    ),
-                )
-            )
-        tick = TickEvent(
-            entity_id="world", sequence=t, tick=t, payload=TickPayload(state="running")
-        )
-        out.append(tick)
-    return out
 
 
 async def _load(redis: aioredis.Redis, keys: Keys, events: list[Event]) -> None:
