@@ -13,6 +13,10 @@ action for ``t`` in one pipeline, and it listens to the API's live stream
   whose tick is at least ``t``. Analytics sets its tick when it folds tick ``t``'s
   TickEvent, the last entry of the tick, in the same MULTI/EXEC as the tables, so at
   that moment ``/api/analytics`` serves every action of the tick (checked at the end).
+- the live stream's latency in two parts, by the committed event's timestamp (when
+  the world began to close its tick): publication -> that close (the world reads and
+  stages the tick's actions and waits for every agent), and the close -> arrival on
+  the SSE stream (the commit itself, the API's read, the client).
 
 Latency starts when the tick's publication pipeline starts, so it includes
 publishing the whole tick. Baseline: raw Redis, a pipeline of the same number of
@@ -199,6 +203,7 @@ class Arrivals:
     """When each committed event and each analytics update reached the SSE client."""
 
     events: list[tuple[int, float]] = field(default_factory=list)  # (tick, arrival)
+    closed_at: dict[int, float] = field(default_factory=dict)  # tick -> its close began
     analytics: list[tuple[int, float]] = field(default_factory=list)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -220,7 +225,10 @@ async def listen(url: str, arrivals: Arrivals) -> None:
             elif line.startswith("data: ") and kind in ("event", "analytics"):
                 data = orjson.loads(line[6:])
                 if kind == "event":
-                    arrivals.events.append((int(data["tick"]), now))
+                    tick = int(data["tick"])
+                    arrivals.events.append((tick, now))
+                    # A committed event's timestamp is when the world began closing its tick.
+                    arrivals.closed_at.setdefault(tick, data["timestamp"])
                 elif data.get("kind") == "tables":
                     arrivals.analytics.append((int(data["tick"]), now))
 
@@ -292,14 +300,19 @@ async def through_api(url: str, agents: int, ticks: int, tick_s: float) -> dict[
             graph = (await client.get(f"{base}/api/analytics")).json()
         if graph.get("tick", 0) < total:
             raise RuntimeError(f"/api/analytics shows tick {graph.get('tick')}, not {total}")
-        sse = [at - published[t] for t, at in arrivals.events if t > WARMUP_TICKS]
+        measured = [(t, at) for t, at in arrivals.events if t > WARMUP_TICKS]
+        sse = [at - published[t] for t, at in measured]
+        # Where the live stream's latency goes: publication -> the world's close of the tick
+        # (read, stage, every agent in), then the close -> arrival (commit, API, SSE client).
+        world = [arrivals.closed_at[t] - published[t] for t, _ in measured]
+        relay = [at - arrivals.closed_at[t] for t, at in measured]
         firsts: dict[int, float] = {}
         for t, at in arrivals.analytics:  # the first update covering each tick
             for covered in range(1, t + 1):
                 firsts.setdefault(covered, at)
         per_tick = [firsts[t] - published[t] for t in range(WARMUP_TICKS + 1, total + 1)]
         analytics = [lat for lat in per_tick for _ in range(agents)]  # every action of the tick
-        return {"sse": sse, "analytics": analytics}
+        return {"sse": sse, "analytics": analytics, "world": world, "relay": relay}
     finally:
         if listener is not None:
             listener.cancel()
@@ -401,6 +414,12 @@ async def run(args: argparse.Namespace) -> list[Figure]:
                             "ms",
                             pct(raw, q) * 1e3,
                         )
+                    )
+            # The live stream's latency in two parts: no baseline of their own.
+            for part, key in (("publication -> tick close", "world"), ("close -> SSE", "relay")):
+                for q, label in ((0.5, "p50"), (0.99, "p99")):
+                    figures.append(
+                        Figure(f"  of it: {part} {label} ({rate})", pct(lat[key], q) * 1e3, "ms")
                     )
             figures.append(
                 Figure(
