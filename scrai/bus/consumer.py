@@ -83,7 +83,8 @@ class Consumer:
     handler may be called again for the same deliveries, so keep in-memory
     side effects out of it or make them idempotent. ``claim_idle_ms`` must be
     longer than the slowest three batches (up to two wait, read ahead, while one is
-    handled), or a live consumer's entries get claimed.
+    handled), or another member of the group claims a live consumer's entries; a
+    consumer does not claim while it holds batches read ahead (its own idle entries).
 
     Exactly once: a batch's effects, its XACK and its dedupe markers commit in one
     MULTI/EXEC, so a crash at any point applies a batch fully or not at all, and the
@@ -264,7 +265,9 @@ class Consumer:
 
     async def _step(self, *, burst: bool) -> bool:
         now = time.monotonic()
-        if now >= self._next_claim and not self.stopping.is_set():
+        # Not while batches read ahead wait: they are this consumer's own idle entries, and
+        # claiming them would deliver them again (and count towards dead-lettering them).
+        if now >= self._next_claim and not self._prefetched and not self.stopping.is_set():
             self._next_claim = now + max(self.claim_idle_ms / 2000, 0.05)
             if await self.claim():
                 return True

@@ -331,3 +331,23 @@ async def test_read_ahead_entries_survive_a_failed_commit(redis, keys, stream, p
     counts = await effect_counts(redis, keys.analytics("fx"))
     assert set(counts) == {str(e.event_id) for _, e in published}
     assert (await redis.xpending(stream, "g"))["pending"] == 0
+
+
+async def test_a_consumer_never_claims_its_own_batches_read_ahead(
+    redis, keys, stream, publish
+) -> None:
+    """Entries read ahead are pending and idle until handled; a slow consumer whose claim
+    time they outlast must not take them again (a second delivery, counted towards
+    dead-lettering them, and work done twice)."""
+    published = await publish(12)
+    recorder = Recorder(keys.analytics("fx"))
+    consumer = make(redis, stream, keys, recorder, batch_size=4, claim_idle_ms=0)
+    await consumer.ensure_group()
+    assert await consumer.step()  # own pending: none
+    assert await consumer.step()  # 1-4 handled; 5-8 and 9-12 read ahead with the ack
+    assert (await redis.xpending(stream, "g"))["pending"] == 8
+    consumer._next_claim = 0.0  # a claim pass is due, and every pending entry is idle enough
+    stats = await consumer.run(burst=True)
+    assert stats.claimed == 0 and stats.duplicates == 0
+    assert recorder.seen == [i for i, _ in published]  # each once, in order
+    assert set((await effect_counts(redis, keys.analytics("fx"))).values()) == {1}
