@@ -53,6 +53,7 @@ TICK_S = float(os.environ.get("SCRAI_SOAK_TICK_S", "0.5"))
 RETENTION_TICKS = 30
 DEDUPE_WINDOW_S = 30
 SNAPSHOTS_KEPT = 10
+CLAIM_IDLE_MS = Settings.model_fields["consumer_claim_idle_ms"].default
 PER_TICK = AGENTS + 1  # committed entries per tick: an action per agent, then the TickEvent
 RETENTION = max(1_000, PER_TICK * RETENTION_TICKS)
 WORKERS = max(2, math.ceil(AGENTS / 250))
@@ -101,6 +102,11 @@ async def test_soak(redis, keys, settings, tmp_path) -> None:
             "SCRAI_STREAM_RETENTION_MAX_LEN": str(RETENTION),
             "SCRAI_COMMITTED_RETENTION_MAX_LEN": str(RETENTION),
             "SCRAI_CONSUMER_DEDUPE_WINDOW_S": str(DEDUPE_WINDOW_S),
+            # The default, not the chaos suites' 2 s (made for quick recovery from kills):
+            # a consolidator handling batches of thousands can go longer than that between
+            # reads, and would then be taken for dead (its read-ahead entries claimed, the
+            # clock no longer held for it).
+            "SCRAI_CONSUMER_CLAIM_IDLE_MS": str(CLAIM_IDLE_MS),
         },
     )
     streams = {
