@@ -12,7 +12,6 @@ import re
 import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlparse
 
 import docker
 from docker.errors import APIError, NotFound
@@ -29,6 +28,7 @@ from spawner.backends.spec import (
     STOP_GRACE_S,
     WorkerSpec,
     discover_network,
+    warn_if_loopback_redis,
     worker_spec,
 )
 
@@ -75,13 +75,7 @@ class DockerBackend:
         self.client = client or docker.from_env(timeout=60)
         self.network = settings.docker_network or discover_network(self.client)
         self.namespace_label = settings.namespace or "-"
-        url = urlparse(settings.worker_redis_url or settings.redis_url or "")
-        if url.hostname in ("127.0.0.1", "localhost", "::1") and self.network != "host":
-            log.warning(
-                "workers get Redis at %s, their own loopback inside a container: set "
-                "SCRAI_DOCKER_NETWORK=host or SCRAI_WORKER_REDIS_URL",
-                url.hostname,
-            )
+        warn_if_loopback_redis(settings, self.network, log)
         try:
             self.client.images.get(settings.image)
         except NotFound:

@@ -10,12 +10,14 @@ own to what a worker is.
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlparse
 
 from docker.errors import APIError, NotFound
 from docker.utils import parse_bytes
@@ -114,3 +116,15 @@ def discover_network(client: Any) -> str | None:
     networks = me.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
     user = [n for n in networks if n not in ("bridge", "host", "none")]
     return sorted(user)[0] if user else None
+
+
+def warn_if_loopback_redis(settings: Settings, network: str | None, log: logging.Logger) -> None:
+    """Say so when workers would look for Redis on their own loopback, inside a container."""
+    host = urlparse(settings.worker_redis_url or settings.redis_url or "").hostname
+    if host in ("127.0.0.1", "localhost", "::1") and network != "host":
+        log.warning(
+            "workers get Redis at %s, their own loopback inside a container: set "
+            "SCRAI_WORKER_REDIS_URL to an address they reach (or SCRAI_DOCKER_NETWORK=host "
+            "with the docker backend)",
+            host,
+        )

@@ -9,6 +9,7 @@ can sit on it as plain containers too).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 
@@ -25,7 +26,15 @@ from spawner.backends.base import (
     LABEL_RUN_ID,
     WorkerHandle,
 )
-from spawner.backends.spec import discover_network, parse_time, worker_name, worker_spec
+from spawner.backends.spec import (
+    discover_network,
+    parse_time,
+    warn_if_loopback_redis,
+    worker_name,
+    worker_spec,
+)
+
+log = logging.getLogger(__name__)
 
 # Task states on the way to running (or running): the service is still doing its job.
 LIVE_TASK_STATES = {
@@ -47,6 +56,7 @@ class SwarmBackend:
         self.client = client or docker.from_env(timeout=60)
         self.network = settings.docker_network or discover_network(self.client)
         self.namespace_label = settings.namespace or "-"
+        warn_if_loopback_redis(settings, self.network, log)
 
     def service_name(self, agent_id: str) -> str:
         return worker_name(self.settings, self.run_id, agent_id)[:63]
