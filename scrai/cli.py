@@ -75,6 +75,9 @@ def up(
 def world(
     reseed: bool = typer.Option(False, help="start the world over from the stored scenario"),
     max_ticks: int = typer.Option(None, help="last tick (overrides the scenario's max_ticks)"),
+    wait_for_cast: float = typer.Option(
+        0.0, help="hold a new run's first tick until every agent is alive, at most this many s"
+    ),
 ) -> None:
     """Run the world system: the clock, and the only writer of world state."""
     from scrai.world.__main__ import main as world_main
@@ -82,6 +85,8 @@ def world(
     argv = ["--reseed"] if reseed else []
     if max_ticks is not None:
         argv += ["--max-ticks", str(max_ticks)]
+    if wait_for_cast:
+        argv += ["--wait-for-cast", str(wait_for_cast)]
     raise typer.Exit(world_main(argv))
 
 

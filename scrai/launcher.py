@@ -89,6 +89,7 @@ class Launcher:
         self.supervisor = Supervisor(self.say)
         self.server: EmbeddedRedis | None = None
         self.interrupts = 0
+        self.mismatch = False
 
     # -- setup ---------------------------------------------------------------------------
 
@@ -178,23 +179,27 @@ class Launcher:
             f"scenario {scenario.name!r}: {len(ids)} agents, {len(scenario.world.places)} places, "
             f"seed {scenario.seed}"
         )
-        for name, module in (
-            ("memory", "scrai.memory"),
-            ("analytics", "analytics"),
-            ("api", "scrai.api"),
-        ):
-            if available(f"{module}.__main__"):
-                self._child(name, [py, "-m", module], env)
+        # Everything starts at once, the workers first (the slowest to come alive). The
+        # world seeds meanwhile and holds a new run's first tick until they are.
         self._start_workers(ids, env, py)
-        if not self._wait_alive(client, len(ids)):
-            return 1 if self.interrupts == 0 else 130
         last_closed = int(client.hget(self.keys.clock, "last_closed") or 0)
-        world = [py, "-m", "scrai.world"]
+        world = [py, "-m", "scrai.world", "--wait-for-cast", str(self.options.alive_timeout_s)]
         if self.options.ticks:
             world += ["--max-ticks", str(last_closed + self.options.ticks)]
         if self.options.reseed:
             world.append("--reseed")
         self._child(WORLD, world, env, final=(0, WORLD_MISMATCH))
+        for name, module in (
+            ("api", "scrai.api"),
+            ("memory", "scrai.memory"),
+            ("analytics", "analytics"),
+        ):
+            if available(f"{module}.__main__"):
+                self._child(name, [py, "-m", module], env)
+        if not self._wait_alive(client, len(ids)):
+            if self.mismatch:
+                return 2
+            return 1 if self.interrupts == 0 else 130
         if available("scrai.api.__main__"):
             host, port = env["SCRAI_API_HOST"], env["SCRAI_API_PORT"]
             self.say(f"dashboard: http://{host}:{port}/#token={token}")
@@ -214,10 +219,11 @@ class Launcher:
     def _wait_alive(self, client: redis.Redis, count: int) -> bool:
         deadline = time.monotonic() + self.options.alive_timeout_s
         while self.interrupts == 0 and time.monotonic() < deadline:
-            self.supervisor.poll()
+            if any(self._world_mismatch(child) for child in self.supervisor.poll()):
+                return False
             alive = client.zcount(self.keys.agents_alive, time.time(), "+inf")
             if alive >= count:
-                self.say(f"{alive} agents alive; starting the world")
+                self.say(f"{alive} agents alive; the world opens its first tick")
                 return True
             time.sleep(0.1)
         if self.interrupts == 0:
@@ -228,11 +234,7 @@ class Launcher:
         next_report = 0.0
         while self.interrupts == 0:
             for child in self.supervisor.poll():
-                if child.name == WORLD and child.exit_code == WORLD_MISMATCH:
-                    self.say(
-                        "Redis holds another scenario's world: run again with --reseed, "
-                        "or another --data-dir / SCRAI_NAMESPACE"
-                    )
+                if self._world_mismatch(child):
                     return 2
                 if child.name == WORLD and child.exit_code == 0:
                     self._report(client, count)
@@ -245,6 +247,17 @@ class Launcher:
                 self._report(client, count)
             time.sleep(0.1)
         return 130 if self.interrupts else 0
+
+    def _world_mismatch(self, child: Child) -> bool:
+        """Whether ``child`` is the world, refusing to run over another scenario's world."""
+        if child.name != WORLD or child.exit_code != WORLD_MISMATCH:
+            return False
+        self.mismatch = True
+        self.say(
+            "Redis holds another scenario's world: run again with --reseed, "
+            "or another --data-dir / SCRAI_NAMESPACE"
+        )
+        return True
 
     def _report(self, client: redis.Redis, count: int) -> None:
         try:

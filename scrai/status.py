@@ -49,6 +49,7 @@ class Status:
     agents_known: int
     streams: list[StreamStatus]
     waiting_for: list[str] = field(default_factory=list)  # readers holding the clock
+    awaiting_cast: bool = False  # a new run's first tick waits for its agents
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,6 +123,7 @@ async def read_status(redis: aioredis.Redis, keys: Keys) -> Status:
             world,
             *lengths,
         ) = await p.execute()
+    health = json.loads(world) if world else {}
     scenario = meta.get("scenario")
     if scenario is None and scenario_json:
         scenario = json.loads(scenario_json).get("name")
@@ -140,7 +142,8 @@ async def read_status(redis: aioredis.Redis, keys: Keys) -> Status:
         agents_alive=int(alive),
         agents_known=max(int(known_alive), int(known_state)),
         streams=streams,
-        waiting_for=list(json.loads(world).get("waiting_for", [])) if world else [],
+        waiting_for=list(health.get("waiting_for", [])),
+        awaiting_cast=bool(health.get("awaiting_cast")),
     )
 
 
@@ -152,7 +155,8 @@ def format_status(status: Status) -> list[str]:
         f"clock       tick {status.tick if status.tick is not None else '-'} "
         f"(last closed {status.last_closed if status.last_closed is not None else '-'}) "
         f"{status.state}, speed {status.speed if status.speed is not None else '-'}"
-        + (f"; held for {', '.join(status.waiting_for)} to catch up" if status.waiting_for else ""),
+        + (f"; held for {', '.join(status.waiting_for)} to catch up" if status.waiting_for else "")
+        + ("; the first tick waits for the agents" if status.awaiting_cast else ""),
         f"agents      {status.agents_alive} alive of {status.agents_known}",
         "",
         f"{'stream':<40} {'length':>9} {'dead':>6}  group: lag / pending (consumers)",

@@ -1,4 +1,4 @@
-"""``python -m scrai.world [--reseed] [--max-ticks N]``: run the world system.
+"""``python -m scrai.world [--reseed] [--max-ticks N] [--wait-for-cast S]``: the world system.
 
 Exits 0 when the last tick closed (or on SIGTERM/SIGINT), 2 when the world in
 Redis was seeded from another scenario and ``--reseed`` was not given.
@@ -23,6 +23,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-ticks", type=int, default=None, help="last tick (overrides the scenario)"
     )
     parser.add_argument("--name", default="world", help="consumer name (stable across restarts)")
+    parser.add_argument(
+        "--wait-for-cast",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="hold a new run's first tick until every agent is alive, at most S seconds",
+    )
     return parser.parse_args(argv)
 
 
@@ -43,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             system = WorldSystem(
                 redis, Keys(settings.namespace), settings,
                 reseed=args.reseed, max_ticks=args.max_ticks, name=args.name,
-                freeze_heap=True,
+                freeze_heap=True, cast_wait_s=args.wait_for_cast,
             )  # fmt: skip
             await system.run(stop)
         except ScenarioMismatch as exc:

@@ -104,6 +104,7 @@ class WorldSystem:
         max_ticks: int | None = None,
         name: str = "world",
         freeze_heap: bool = False,
+        cast_wait_s: float = 0.0,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -111,6 +112,8 @@ class WorldSystem:
         self.reseed = reseed
         self.max_ticks_override = max_ticks
         self.freeze_heap = freeze_heap
+        self.cast_wait_s = cast_wait_s
+        self._cast_until = 0.0  # while a new run's first tick waits for its cast
         self.consumer = Consumer.from_settings(
             redis, settings, keys.action_events, GROUP, name, self._on_actions,
             keys=keys,
@@ -174,6 +177,8 @@ class WorldSystem:
         await self.consumer.ensure_group()
         await self._resync()
         await self._reconcile_finish()
+        if self.cast_wait_s > 0 and self.clock.tick == 0:
+            self._cast_until = time.time() + self.cast_wait_s
         if self.freeze_heap:
             # What exists now (modules, the scenario, the map, the state) lives as long as
             # the process: out of the collector's way, a full collection no longer walks it
@@ -260,11 +265,33 @@ class WorldSystem:
         if clock.is_open and await self._ready_to_close(now):
             await self._close_tick(now)
             return "closed"
-        if may_open(clock, now, self.tick_interval_s) and not await self._held(now):
+        if (
+            may_open(clock, now, self.tick_interval_s)
+            and not await self._awaiting_cast(now)
+            and not await self._held(now)
+        ):
             await self._open_tick(now)
             return "opened"
         await self._consume(self._wait_s(now))
         return "consumed"
+
+    async def _awaiting_cast(self, now: float) -> bool:
+        """Whether a new run's first tick still waits for its cast to come alive.
+
+        Workers start alongside the world; a first tick opened before them would close on
+        its deadline with nobody in it. The wait ends when every agent is alive, or after
+        ``cast_wait_s`` with whoever is.
+        """
+        if not self._cast_until:
+            return False
+        if now - self._alive_at >= ALIVE_CACHE_S:
+            await self._refresh_alive(now)
+        cast = len(self.map.agent_ids)
+        if len(self._alive) < cast and now < self._cast_until:
+            return True
+        log.info("%d of %d agents alive: opening the first tick", len(self._alive), cast)
+        self._cast_until = 0.0
+        return False
 
     async def _held(self, now: float) -> bool:
         """Whether a reader of the committed log is too far behind to open a tick now."""
@@ -274,7 +301,7 @@ class WorldSystem:
         wait = POLL_S
         if self.clock.is_open:
             wait = min(wait, self.clock.deadline_at - now)
-        elif self.clock.state == "running" and not self.pacing.waiting_for:
+        elif self.clock.state == "running" and not self.pacing.waiting_for and not self._cast_until:
             wait = min(wait, next_open_at(self.clock, self.tick_interval_s) - now)
         return max(0.001, wait)
 
@@ -299,6 +326,7 @@ class WorldSystem:
             "state": self.clock.state,
             "at": now,
             "waiting_for": self.pacing.waiting_for,  # readers holding the clock (backpressure)
+            "awaiting_cast": bool(self._cast_until),  # a new run's first tick, held for its agents
         }
         await self.redis.set(
             self.keys.health("world"), json.dumps(status), ex=self.settings.health_ttl_s

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -102,3 +104,53 @@ async def test_speed_scales_interval_and_deadline(redis, keys, settings):
 async def clock_matches(redis, keys, predicate):
     clock = await load_clock(redis, keys)
     return clock if clock is not None and predicate(clock) else None
+
+
+async def world_health(redis, keys, predicate):
+    raw = await redis.get(keys.health("world"))
+    health = json.loads(raw) if raw else None
+    return health if health is not None and predicate(health) else None
+
+
+async def test_a_new_runs_first_tick_waits_for_its_whole_cast(redis, keys, settings):
+    await save_scenario(redis, keys, line_town(tick_interval_s=0, tick_deadline_s=30))
+    all_but_one = Cast(redis, keys, AGENTS[:-1], lambda agent, tick: Idle())
+    async with running_world(settings, cast_wait_s=120):
+        await all_but_one.keep_alive()
+        alive_at = time.time()
+        # The world has looked again since four of five came alive: still no tick.
+        health = await wait_for(
+            lambda: world_health(redis, keys, lambda h: h["at"] > alive_at + 0.5), timeout_s=30
+        )
+        assert health["awaiting_cast"] is True
+        clock = await load_clock(redis, keys)
+        assert clock is not None and clock.tick == 0 and not clock.is_open
+
+        cast = Cast(redis, keys, AGENTS, lambda agent, tick: Idle())
+        await cast.play(2, timeout_s=30)  # the last one comes alive: the run starts
+        await wait_for(lambda: clock_matches(redis, keys, lambda c: c.last_closed >= 2), 30)
+        await wait_for(lambda: world_health(redis, keys, lambda h: not h["awaiting_cast"]), 30)
+    committed = [f for _, f in await redis.xrange(keys.committed_events) if f["type"] != "tick"]
+    assert len(committed) == 2 * len(AGENTS)  # no tick ran short of anyone
+
+
+async def test_the_wait_for_the_cast_ends_after_its_time(redis, keys, settings):
+    await save_scenario(redis, keys, line_town(tick_interval_s=0, tick_deadline_s=30))
+    started = time.monotonic()
+    async with running_world(settings, cast_wait_s=1.0):
+        await wait_for(lambda: clock_matches(redis, keys, lambda c: c.is_open), timeout_s=30)
+    assert time.monotonic() - started >= 1.0  # nobody came: tick 1 opened on time anyway
+
+
+async def test_a_resumed_world_does_not_wait_for_its_cast(redis, keys, settings):
+    await save_scenario(redis, keys, line_town(tick_interval_s=0, tick_deadline_s=30))
+    cast = Cast(redis, keys, AGENTS, lambda agent, tick: Idle())
+    async with running_world(settings), playing(cast):
+        await wait_for(lambda: clock_matches(redis, keys, lambda c: c.last_closed >= 2), 30)
+    await redis.delete(keys.agents_alive)
+    last = (await load_clock(redis, keys)).tick
+    # A run under way goes on at once, whoever is alive: only a new run waits.
+    async with running_world(settings, cast_wait_s=120):
+        await wait_for(
+            lambda: clock_matches(redis, keys, lambda c: c.tick > last and c.is_open), timeout_s=30
+        )
