@@ -200,6 +200,9 @@ async def test_soak(redis, keys, settings, tmp_path) -> None:
         "  redis used_memory by tenth of the run: "
         + " ".join(f"{series['redis'][len(samples) * i // 10]:.0f}" for i in range(10))
         + f" {series['redis'][-1]:.0f} MB\n"
+        "  memory consolidator RSS by tenth of the run: "
+        + " ".join(f"{series['memory'][len(samples) * i // 10] or 0:.0f}" for i in range(10))
+        + f" {series['memory'][-1] or 0:.0f} MB\n"
         "  redis at the end, by part: "
         + ", ".join(f"{part} {mb:.1f} MB" for part, mb in held_mb.items())
         + f"\n  max lengths: {longest} (retention {RETENTION}); dead letters {dead_letters}\n"
