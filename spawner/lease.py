@@ -17,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import sys
 import time
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
-from docker.errors import DockerException
 
 log = logging.getLogger("spawner")
 
@@ -99,6 +99,14 @@ async def wait(stop: asyncio.Event | None, timeout_s: float) -> None:
         pass
 
 
+def _retryable() -> tuple[type[Exception], ...]:
+    """Errors a retry may cure. The engine's only once a Docker backend loaded its SDK:
+    the process backend does without it (a sixth of the spawner's start-up)."""
+    docker_errors = sys.modules.get("docker.errors")
+    engine = (docker_errors.DockerException,) if docker_errors else ()
+    return (OSError, aioredis.RedisError, *engine)
+
+
 async def until(
     stop: asyncio.Event,
     step: Callable[[], Awaitable[object]],
@@ -118,7 +126,7 @@ async def until(
             return True
         except Retry:
             pass
-        except (OSError, aioredis.RedisError, DockerException) as exc:
+        except _retryable() as exc:
             log.warning("retrying in %.1fs: %r", delay, exc)
         if forced and delay >= max_backoff_s:
             log.error("giving up")
