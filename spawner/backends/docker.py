@@ -7,7 +7,6 @@ policy ``no``: the spawner restarts them itself, with backoff, and reports it.
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Sequence
@@ -26,13 +25,11 @@ from spawner.backends.base import (
 )
 from spawner.backends.spec import (
     STOP_GRACE_S,
+    EngineBackend,
     WorkerSpec,
-    discover_network,
-    warn_if_loopback_redis,
     worker_spec,
 )
 
-log = logging.getLogger(__name__)
 _EXIT_CODE = re.compile(r"Exited \((-?\d+)\)")
 
 
@@ -62,7 +59,7 @@ def _summary_handle(item: dict[str, Any]) -> WorkerHandle:
     )
 
 
-class DockerBackend:
+class DockerBackend(EngineBackend):
     """``docker run`` of ``run_agent_worker.py --agent-id ID`` per agent through the Docker SDK."""
 
     name = "docker"
@@ -70,12 +67,7 @@ class DockerBackend:
     def __init__(
         self, settings: Settings, run_id: str, client: docker.DockerClient | None = None
     ) -> None:
-        self.settings = settings
-        self.run_id = run_id
-        self.client = client or docker.from_env(timeout=60)
-        self.network = settings.docker_network or discover_network(self.client)
-        self.namespace_label = settings.namespace or "-"
-        warn_if_loopback_redis(settings, self.network, log)
+        super().__init__(settings, run_id, client)
         try:
             self.client.images.get(settings.image)
         except NotFound:
@@ -159,6 +151,3 @@ class DockerBackend:
         except APIError as exc:
             if exc.status_code != 409:  # removal already in progress
                 raise
-
-    def close(self) -> None:
-        self.client.close()

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
+import docker
 from docker.errors import APIError, NotFound
 from docker.utils import parse_bytes
 
@@ -116,6 +117,24 @@ def discover_network(client: Any) -> str | None:
     networks = me.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
     user = [n for n in networks if n not in ("bridge", "host", "none")]
     return sorted(user)[0] if user else None
+
+
+class EngineBackend:
+    """What the docker and swarm backends share: the engine client, the workers' network
+    and the namespace label their workers are listed by."""
+
+    def __init__(
+        self, settings: Settings, run_id: str, client: docker.DockerClient | None = None
+    ) -> None:
+        self.settings = settings
+        self.run_id = run_id
+        self.client = client or docker.from_env(timeout=60)
+        self.network = settings.docker_network or discover_network(self.client)
+        self.namespace_label = settings.namespace or "-"
+        warn_if_loopback_redis(settings, self.network, logging.getLogger(type(self).__module__))
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def warn_if_loopback_redis(settings: Settings, network: str | None, log: logging.Logger) -> None:

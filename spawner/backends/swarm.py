@@ -9,16 +9,13 @@ can sit on it as plain containers too).
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 
-import docker
 from docker.errors import APIError, NotFound
 from docker.models.services import Service
 from docker.types import EndpointSpec, Healthcheck, Resources, RestartPolicy
 
-from scrai.settings import Settings
 from spawner.backends.base import (
     LABEL_AGENT_ID,
     LABEL_MANAGED,
@@ -27,14 +24,11 @@ from spawner.backends.base import (
     WorkerHandle,
 )
 from spawner.backends.spec import (
-    discover_network,
+    EngineBackend,
     parse_time,
-    warn_if_loopback_redis,
     worker_name,
     worker_spec,
 )
-
-log = logging.getLogger(__name__)
 
 # Task states on the way to running (or running): the service is still doing its job.
 LIVE_TASK_STATES = {
@@ -43,20 +37,10 @@ LIVE_TASK_STATES = {
 }  # fmt: skip
 
 
-class SwarmBackend:
+class SwarmBackend(EngineBackend):
     """``docker service create`` of the worker per agent, through the Docker SDK."""
 
     name = "swarm"
-
-    def __init__(
-        self, settings: Settings, run_id: str, client: docker.DockerClient | None = None
-    ) -> None:
-        self.settings = settings
-        self.run_id = run_id
-        self.client = client or docker.from_env(timeout=60)
-        self.network = settings.docker_network or discover_network(self.client)
-        self.namespace_label = settings.namespace or "-"
-        warn_if_loopback_redis(settings, self.network, log)
 
     def service_name(self, agent_id: str) -> str:
         return worker_name(self.settings, self.run_id, agent_id)[:63]
@@ -121,6 +105,3 @@ class SwarmBackend:
         except APIError as exc:
             if exc.status_code != 404:
                 raise
-
-    def close(self) -> None:
-        self.client.close()
