@@ -54,7 +54,9 @@ def up(
     port: int = typer.Option(None, help="API and dashboard port (default: SCRAI_API_PORT, 8000)"),
     host: str = typer.Option(None, help="API bind address (default: SCRAI_API_HOST, 127.0.0.1)"),
     seed: int = typer.Option(None, help="override the scenario's seed"),
-    ticks: int = typer.Option(None, help="run N ticks, then stop everything and exit 0"),
+    ticks: int = typer.Option(
+        None, help="run N ticks, let memory and analytics catch up, then stop and exit 0"
+    ),
     redis_url: str = typer.Option(None, help="Redis URL (default: SCRAI_REDIS_URL, else private)"),
     data_dir: Path = typer.Option(None, help="private Redis data and logs (default: .data)"),
     reseed: bool = typer.Option(False, help="start the world over if Redis holds an earlier run"),

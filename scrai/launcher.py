@@ -36,6 +36,8 @@ AGENTS_PER_SHARD = 500
 WORLD = "world"
 WORLD_MISMATCH = 2  # the world's exit code when Redis holds another scenario's world
 TOKEN_FILE = "api-token"  # in the data dir, beside the run it guards
+CONSUMERS = (("memory", "scrai.memory"), ("analytics", "analytics"))  # the log's readers
+DRAIN_TIMEOUT_S = 60.0  # after a --ticks run's last tick, the longest wait for them
 
 
 @dataclass
@@ -196,7 +198,7 @@ class Launcher:
             return 1 if self.interrupts == 0 else 130
         # The log's consumers read it from its start, so they miss nothing by starting
         # now: until the cast is alive, the CPU goes to what the first tick waits on.
-        self._start_services((("memory", "scrai.memory"), ("analytics", "analytics")), env, py)
+        self._start_services(CONSUMERS, env, py)
         if available("scrai.api.__main__"):
             host, port = env["SCRAI_API_HOST"], env["SCRAI_API_PORT"]
             self.say(f"dashboard: http://{host}:{port}/#token={token}")
@@ -244,13 +246,56 @@ class Launcher:
                     self._report(client, count)
                     self.say("the world finished its last tick")
                     if self.options.ticks:
-                        return 0
+                        self._drain(client)
+                        return 130 if self.interrupts else 0
             now = time.monotonic()
             if now >= next_report:
                 next_report = now + self.options.progress_every_s
                 self._report(client, count)
             time.sleep(0.1)
         return 130 if self.interrupts else 0
+
+    def _drain(self, client: redis.Redis) -> None:
+        """Let the log's readers reach its end before everything stops, so that the
+        memories and the graph left in Redis cover every tick of the run."""
+        started = [name for name, _ in CONSUMERS if name in self.supervisor.children]
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        told = False
+        while self.interrupts == 0:
+            behind = self._behind(client, started)
+            if not behind:
+                return
+            if not told:
+                self.say(f"waiting for {', '.join(behind)} to read the log to its end")
+                told = True
+            if time.monotonic() >= deadline:
+                self.say(
+                    "still behind when stopped (they go on from there next time): "
+                    + ", ".join(
+                        f"{name} {'?' if n < 0 else n} entries" for name, n in behind.items()
+                    )
+                )
+                return
+            self.supervisor.poll()
+            time.sleep(0.1)
+
+    def _behind(self, client: redis.Redis, groups: list[str]) -> dict[str, int]:
+        """Group -> entries of the committed log it has yet to read or acknowledge
+        (-1: cannot tell), for the groups not at its end."""
+        try:
+            info = {g["name"]: g for g in client.xinfo_groups(self.keys.committed_events)}
+            last = client.xinfo_stream(self.keys.committed_events)["last-generated-id"]
+        except redis.RedisError:
+            return dict.fromkeys(groups, -1)  # no log yet, or Redis away: still behind
+        behind = {}
+        for name in groups:
+            group = info.get(name)
+            if group is None:  # not reading yet
+                behind[name] = -1
+            elif group["last-delivered-id"] != last or group["pending"]:
+                lag = group["lag"]
+                behind[name] = -1 if lag is None else lag + group["pending"]
+        return behind
 
     def _world_mismatch(self, child: Child) -> bool:
         """Whether ``child`` is the world, refusing to run over another scenario's world."""

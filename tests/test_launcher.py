@@ -68,6 +68,10 @@ def test_up_runs_n_ticks_then_stops_everything(tmp_path, settings, subprocess_en
         kinds = [f["type"] for _, f in client.xrange(keys.committed_events)]
         assert kinds.count("tick") == 4 and kinds.count("world_state_committed") > 30
         assert client.hget(keys.agent_mind("lena"), "last_tick") == "4"
+        # The log's readers got to its end before everything stopped: the memories and
+        # the graph left behind cover the whole run.
+        assert client.get(keys.memory_progress) == "4"
+        assert client.hget(keys.analytics("meta"), "tick") == "4"
     finally:
         client.close()
     logs = {p.name for p in (tmp_path / "data" / "logs").iterdir()}
