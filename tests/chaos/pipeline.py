@@ -232,12 +232,13 @@ class LogFacts:
     actions: int
     log: list[Any]
 
-    def longest_absences(self) -> dict[str, int]:
-        """Per agent, the most ticks in a row in which it committed nothing."""
-        acted: dict[str, set[int]] = defaultdict(set)
+    def longest_absences(self, cast: Collection[str] = ()) -> dict[str, int]:
+        """Per agent, the most ticks in a row in which it committed nothing (an agent of
+        ``cast`` that never committed: every tick)."""
+        acted: dict[str, set[int]] = {agent: set() for agent in cast}
         for event in self.log:
             if isinstance(event, WorldStateCommittedEvent):
-                acted[event.entity_id].add(event.tick)
+                acted.setdefault(event.entity_id, set()).add(event.tick)
         longest = {}
         for agent, ticks in acted.items():
             run = best = 0

@@ -75,7 +75,8 @@ async def test_every_process_killed_at_random_nothing_lost_nor_doubled(
     facts = await check_log(redis, keys, scenario)
     assert facts.ticks == ticks
     assert facts.commits + facts.rejections >= ACTIONS, (
-        f"fewer actions than the run's size; longest absences in ticks: {facts.longest_absences()}"
+        "fewer actions than the run's size; longest absences in ticks: "
+        f"{facts.longest_absences([a.id for a in scenario.agents])}"
     )
     memories = await check_memory(redis, keys, scenario, ticks)
     assert pipeline.kills == dict.fromkeys(KINDS, KILLS), pipeline.kills
