@@ -181,8 +181,8 @@ class Launcher:
             f"scenario {scenario.name!r}: {len(ids)} agents, {len(scenario.world.places)} places, "
             f"seed {scenario.seed}"
         )
-        # What the first tick waits on starts at once, the workers first (the slowest to
-        # come alive). The world seeds meanwhile and holds that tick until they are.
+        # Everything starts at once, the workers first (the slowest to come alive). The
+        # world seeds meanwhile and holds a new run's first tick until they are.
         self._start_workers(ids, env, py)
         last_closed = int(client.hget(self.keys.clock, "last_closed") or 0)
         world = [py, "-m", "scrai.world", "--wait-for-cast", str(self.options.alive_timeout_s)]
@@ -191,14 +191,13 @@ class Launcher:
         if self.options.reseed:
             world.append("--reseed")
         self._child(WORLD, world, env, final=(0, WORLD_MISMATCH))
-        self._start_services((("api", "scrai.api"),), env, py)
+        for name, module in (("api", "scrai.api"), *CONSUMERS):
+            if available(f"{module}.__main__"):
+                self._child(name, [py, "-m", module], env)
         if not self._wait_alive(client, len(ids)):
             if self.mismatch:
                 return 2
             return 1 if self.interrupts == 0 else 130
-        # The log's consumers read it from its start, so they miss nothing by starting
-        # now: until the cast is alive, the CPU goes to what the first tick waits on.
-        self._start_services(CONSUMERS, env, py)
         if available("scrai.api.__main__"):
             host, port = env["SCRAI_API_HOST"], env["SCRAI_API_PORT"]
             self.say(f"dashboard: http://{host}:{port}/#token={token}")
@@ -214,13 +213,6 @@ class Launcher:
             spawner_env.setdefault("SCRAI_DOCKER_NETWORK", "host")
         argv = [py, "-m", "spawner", "--backend", self.options.backend, "--from-redis"]
         self._child("spawner", argv, spawner_env)
-
-    def _start_services(
-        self, services: tuple[tuple[str, str], ...], env: dict[str, str], py: str
-    ) -> None:
-        for name, module in services:
-            if available(f"{module}.__main__"):
-                self._child(name, [py, "-m", module], env)
 
     def _wait_alive(self, client: redis.Redis, count: int) -> bool:
         deadline = time.monotonic() + self.options.alive_timeout_s
