@@ -107,6 +107,11 @@ class Keys:
         return self._k("memory:progress")
 
     @property
+    def memory_batch(self) -> str:
+        """Id of the last batch the consolidator wrote: its in-memory view is of that batch."""
+        return self._k("memory:batch")
+
+    @property
     def memory_places(self) -> str:
         """Hash agent_id -> place as of the last committed event the consolidator applied."""
         return self._k("memory:places")

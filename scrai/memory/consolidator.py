@@ -1,12 +1,17 @@
 """The memory consolidator: committed events in, per-agent memories and summaries out.
 
 It is one member of the ``memory`` consumer group on ``world_state_committed_events``.
-For each batch it reads what it needs first (the observers' places and how many
-facts each agent has not summarised yet: one pipelined round trip, plus one more
-only when a trigger fires), works out everything in Python, and queues every write
-on the consumer's MULTI/EXEC, next to the XACK. A batch's memories, pending facts
-and places are therefore stored together with its ack or not at all, so a
-restart never writes a memory twice nor loses one.
+It works a batch out in Python and queues every write on the consumer's MULTI/EXEC,
+next to the XACK. A batch's memories, pending facts and places are therefore stored
+together with its ack or not at all, so a restart never writes a memory twice nor
+loses one.
+
+What a batch needs of the stored state (where each observer is, how many facts each
+agent has not summarised yet, the last tick done) it keeps in memory between batches:
+it is their only writer. Each batch stores a fresh batch id with its writes, and the
+next one checks it first (one GET): when it is not the one last queued (a transaction
+that did not commit, another consolidator, a restart) the view is read again from
+Redis. Stored facts are read only when a summary is due.
 
 Triggers, per agent: ``consolidate_every_events`` facts since its last summary,
 or the close of every ``consolidate_every_ticks``-th tick (a :class:`TickEvent`).
@@ -15,13 +20,14 @@ has begun: every agent's memory starts over, in the same MULTI/EXEC, and the
 scenario is read again. Replaying a stream that holds several runs therefore ends
 with the memories of the last one.
 
-Run a single instance: the per-batch read of pending state assumes no other
-consolidator writes the same agents at the same time.
+Run a single instance: the in-memory view assumes no other consolidator writes
+the same agents at the same time.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 
 import orjson
@@ -33,7 +39,7 @@ from scrai.bus.consumer import ConsumerStats
 from scrai.events import TickEvent, WorldStateCommittedEvent
 from scrai.keys import Keys
 from scrai.memory.model import Memory
-from scrai.memory.narrate import Cast, Fact, audience, notes_for_event, summarize
+from scrai.memory.narrate import Cast, Fact, notes_for_event, summarize
 from scrai.memory.store import MemoryStore
 from scrai.scenario.model import Scenario
 from scrai.scenario.store import load_scenario
@@ -58,11 +64,21 @@ class _Pending:
 
 
 @dataclass
-class _Batch:
-    """Everything one batch reads, works out and then queues."""
+class _View:
+    """What the consolidator knows of its own stored state, kept between batches."""
 
     progress: int  # last tick fully consolidated; -1: none
-    places: dict[str, str | None] = field(default_factory=dict)
+    places: dict[str, str | None]  # every agent's place as of the last event applied
+    stored: dict[str, int]  # agent -> facts pending in Redis (agents with none left out)
+
+
+@dataclass
+class _Batch:
+    """Everything one batch works out and then queues."""
+
+    progress: int
+    places: dict[str, str | None]  # the view's, updated in place
+    stored: dict[str, int]  # the view's, read only: updated once the batch is queued
     pending: dict[str, _Pending] = field(default_factory=dict)
     memories: dict[str, list[Memory]] = field(default_factory=dict)
     moved: dict[str, str] = field(default_factory=dict)
@@ -70,6 +86,12 @@ class _Batch:
     # Summaries due: (agent, whether its stored facts belong in, this batch's facts, tick).
     # Built after the batch, so that every agent's stored facts come in one round trip.
     due: list[tuple[str, bool, list[Fact], int]] = field(default_factory=list)
+
+    def pending_of(self, agent: str) -> _Pending:
+        p = self.pending.get(agent)
+        if p is None:
+            p = self.pending[agent] = _Pending(self.stored.get(agent, 0))
+        return p
 
 
 class MemoryConsolidator:
@@ -90,6 +112,8 @@ class MemoryConsolidator:
         self._use(scenario)
         self.summaries_written = 0
         self.memories_written = 0  # queued on committed batches (a failed batch is redone)
+        self._view: _View | None = None
+        self._batch_id: str | None = None  # the id queued with the view's last batch
         s = settings or Settings()
         self.consumer = Consumer.from_settings(
             redis, s, keys.committed_events, GROUP, name, self.handle,
@@ -111,7 +135,11 @@ class MemoryConsolidator:
 
     async def handle(self, batch: list[Delivery], tx: Pipeline) -> None:
         """Turn a batch into memories, queued on ``tx`` (the consumer adds the ack)."""
-        state = await self._load(batch)
+        view = await self._sync()
+        # Until this batch is queued the view is in between: a failure on the way makes
+        # the next batch read it again.
+        self._batch_id = None
+        state = _Batch(view.progress, view.places, view.stored)
         every_events = self.settings.consolidate_every_events
         for d in batch:
             event = d.event
@@ -125,9 +153,7 @@ class MemoryConsolidator:
                     if note.memory is not None:
                         state.memories.setdefault(note.agent_id, []).append(note.memory)
                     if note.fact is not None:
-                        p = state.pending.get(note.agent_id)
-                        if p is None:
-                            p = state.pending[note.agent_id] = _Pending(0)
+                        p = state.pending_of(note.agent_id)
                         p.new.append(note.fact)
                         if p.count >= every_events:
                             self._consolidate(state, note.agent_id, event.tick)
@@ -137,37 +163,46 @@ class MemoryConsolidator:
             elif isinstance(event, TickEvent):
                 state.progress = event.tick
                 if (event.tick + 1) % self.settings.consolidate_every_ticks == 0:
-                    for agent in await self._agents_with_pending(state):
+                    for agent in self._agents_with_pending(state):
                         self._consolidate(state, agent, event.tick)
         await self._summarize(state)
-        self._queue(state, tx)
+        batch_id = uuid.uuid4().hex
+        self._queue(state, tx, batch_id)
+        self._view = _View(state.progress, state.places, state.stored)
+        for agent, p in state.pending.items():
+            if p.count:
+                state.stored[agent] = p.count
+            else:
+                state.stored.pop(agent, None)
+        self._batch_id = batch_id
 
-    async def _load(self, batch: list[Delivery]) -> _Batch:
-        """What the batch needs from Redis, in one round trip."""
-        involved: set[str] = set()
-        for d in batch:
-            if isinstance(d.event, WorldStateCommittedEvent):
-                involved.add(d.event.entity_id)
-                involved.update(audience(d.event))
-        order = sorted(involved)
+    async def _sync(self) -> _View:
+        """The view of the stored state, read again unless it is of the last batch stored."""
+        stored_id = await self.redis.get(self.keys.memory_batch)
+        if self._view is not None and self._batch_id is not None and stored_id == self._batch_id:
+            return self._view
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(self.keys.memory_progress)
-            if order:
-                pipe.hmget(self.keys.memory_places, order)
-            for agent in order:
-                pipe.llen(self.keys.memory_pending(agent))
-            reply = await pipe.execute()
-        state = _Batch(progress=int(reply[0]) if reply[0] is not None else -1)
+            pipe.hgetall(self.keys.memory_places)
+            pipe.smembers(self.keys.memory_pending_agents)
+            progress, moved, members = await pipe.execute()
+        order = sorted(members)
+        counts: list[int] = []
         if order:
-            for agent, place in zip(order, reply[1], strict=True):
-                state.places[agent] = place or self.cast.start_place(agent)
-            for agent, n in zip(order, reply[2:], strict=True):
-                state.pending[agent] = _Pending(int(n))
-        return state
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for agent in order:
+                    pipe.llen(self.keys.memory_pending(agent))
+                counts = await pipe.execute()
+        places = {agent: self.cast.start_place(agent) for agent in self.cast.agents}
+        places.update(moved)
+        stored = {agent: int(n) for agent, n in zip(order, counts, strict=True) if n}
+        self._view = _View(int(progress) if progress is not None else -1, places, stored)
+        self._batch_id = stored_id
+        return self._view
 
     def _consolidate(self, state: _Batch, agent: str, tick: int) -> None:
         """Mark ``agent``'s facts so far as due for a summary at ``tick`` (:meth:`_summarize`)."""
-        p = state.pending[agent]
+        p = state.pending_of(agent)
         state.due.append((agent, p.stored_count > 0, p.new, tick))
         p.stored_count, p.new, p.cleared = 0, [], True
 
@@ -192,20 +227,11 @@ class MemoryConsolidator:
                 self.summaries_written += 1
         state.due.clear()
 
-    async def _agents_with_pending(self, state: _Batch) -> list[str]:
+    def _agents_with_pending(self, state: _Batch) -> list[str]:
         """Every agent with unsummarised facts: those stored in Redis and those of this batch."""
-        pending = state.pending
-        if not state.wipe:  # after a start-over, what Redis holds is about to be deleted
-            members: set[str] = await self.redis.smembers(self.keys.memory_pending_agents)  # type: ignore[assignment]
-            missing = sorted(set(members) - set(pending))
-            if missing:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for agent in missing:
-                        pipe.llen(self.keys.memory_pending(agent))
-                    counts = await pipe.execute()
-                for agent, n in zip(missing, counts, strict=True):
-                    pending[agent] = _Pending(int(n))
-        return sorted(a for a, p in pending.items() if p.count)
+        for agent in state.stored:
+            state.pending_of(agent)
+        return sorted(a for a, p in state.pending.items() if p.count)
 
     async def _start_over(self, state: _Batch, tick: int) -> None:
         """A new run: forget every agent's memory (queued first on the batch's MULTI)."""
@@ -213,17 +239,19 @@ class MemoryConsolidator:
         old = set(self.cast.agents)
         if scenario is not None:
             self._use(scenario)
-        members: set[str] = await self.redis.smembers(self.keys.memory_pending_agents)  # type: ignore[assignment]
-        state.wipe.update(old, self.cast.agents, members, state.pending)
+        state.wipe.update(old, self.cast.agents, state.stored, state.pending)
         log.info("tick %d after tick %d: a new run; memories start over", tick, state.progress)
         state.progress = -1
         state.memories.clear()
         state.due.clear()
         state.moved.clear()
-        state.places = {a: self.cast.start_place(a) for a in state.places}
-        state.pending = {a: _Pending(0) for a in state.pending}
+        state.places.clear()
+        state.places.update((a, self.cast.start_place(a)) for a in self.cast.agents)
+        state.stored.clear()
+        state.pending.clear()
 
-    def _queue(self, state: _Batch, tx: Pipeline) -> None:
+    def _queue(self, state: _Batch, tx: Pipeline, batch_id: str) -> None:
+        tx.set(self.keys.memory_batch, batch_id)
         if state.wipe:
             for agent in sorted(state.wipe):
                 tx.delete(self.keys.memories(agent), self.keys.memory_pending(agent))
@@ -238,11 +266,11 @@ class MemoryConsolidator:
                 tx.delete(key)
             if p.new:
                 tx.rpush(key, *(orjson.dumps(f) for f in p.new))
-            if p.new or p.cleared:
-                if p.count:
-                    tx.sadd(self.keys.memory_pending_agents, agent)
-                else:
-                    tx.srem(self.keys.memory_pending_agents, agent)
+            had = bool(state.stored.get(agent))  # in the set already (or wiped: not)
+            if p.count and (not had or agent in state.wipe):
+                tx.sadd(self.keys.memory_pending_agents, agent)
+            elif had and not p.count:
+                tx.srem(self.keys.memory_pending_agents, agent)
         if state.moved:
             tx.hset(self.keys.memory_places, mapping=state.moved)  # type: ignore[arg-type]
         if state.progress >= 0:  # the TickEvent is the last entry of its tick: all of it is in

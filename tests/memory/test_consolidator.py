@@ -7,8 +7,8 @@ import uuid
 
 import redis.asyncio as aioredis
 
-from scrai.bus import publish_many
-from scrai.events import Event, Idle, Interact, Move, Speak
+from scrai.bus import Delivery, publish_many
+from scrai.events import Event, Idle, Interact, Move, Speak, parse_event
 from scrai.keys import Keys
 from scrai.memory.consolidator import GROUP, MemoryConsolidator
 from scrai.memory.store import MemoryStore
@@ -311,3 +311,42 @@ async def test_restart_mid_stream_writes_nothing_twice(redis, keys, settings, na
     again = await MemoryConsolidator(redis, keys, scenario, settings=settings).run(burst=True)
     assert again.duplicates == 9 and again.handled == 0
     assert await redis.zrange(keys.memories("bob"), 0, -1, withscores=True) == mine
+
+
+async def test_a_batch_that_did_not_commit_is_not_trusted(redis, keys, settings, namespace):
+    # The consolidator keeps places and pending counts in memory between batches. A batch
+    # whose transaction never reached Redis (the connection lost before EXEC) has moved
+    # that view on: the next batch must see it is not the stored one and read it again.
+    scenario = village(consolidate_every_events=4, consolidate_every_ticks=5)
+    log = Log(scenario)
+    events: list[Event] = []
+    for t in range(8):
+        events.append(log.commit("bob", t, Move(to="square" if t % 2 else "bakery"), ["alice"]))
+        events.append(log.commit("alice", t, Speak(to="bob", text=f"Tick {t}: festival?"), ["bob"]))
+        events.append(log.close(t))
+    ref_keys = Keys(namespace + "-ref")
+    await consolidate(redis, ref_keys, settings, scenario, events)
+
+    await publish_many(redis, keys.committed_events, events)
+    consolidator = MemoryConsolidator(redis, keys, scenario, settings=settings, batch_size=4)
+    await consolidator.consumer.ensure_group()
+    await consolidator.consumer.step(burst=True)
+    entries = await redis.xrange(keys.committed_events, count=8)
+    lost = [Delivery(stream_id, parse_event(fields)) for stream_id, fields in entries[4:8]]
+    async with redis.pipeline(transaction=True) as tx:
+        await consolidator.handle(lost, tx)
+        assert len(tx.command_stack) > 1  # it queued writes, which are now dropped
+        await tx.reset()
+    await consolidator.run(burst=True)
+
+    for agent in ("alice", "bob"):
+        assert await redis.zrange(keys.memories(agent), 0, -1, withscores=True) == (
+            await redis.zrange(ref_keys.memories(agent), 0, -1, withscores=True)
+        )
+        assert await redis.lrange(keys.memory_pending(agent), 0, -1) == await redis.lrange(
+            ref_keys.memory_pending(agent), 0, -1
+        )
+    assert await redis.hgetall(keys.memory_places) == await redis.hgetall(ref_keys.memory_places)
+    assert await redis.smembers(keys.memory_pending_agents) == await redis.smembers(
+        ref_keys.memory_pending_agents
+    )
