@@ -18,16 +18,19 @@ def memory_id(*parts: object) -> str:
     """A deterministic id, so that writing the same memory twice stores it once."""
     # blake2b, not uuid5: a consolidation batch makes tens of thousands of these.
     key = "scrai:memory:" + ":".join(map(str, parts))
-    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    return _blake2b(key.encode(), digest_size=16).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Memory:
     """One entry of an agent's memory stream.
 
     ``importance`` is 1 (mundane) .. 10 (poignant). ``keywords`` are normalised
     tokens (see :func:`scrai.memory.scoring.tokenize`) plus the ids of the places,
     agents and objects involved; recall matches queries against them.
+
+    Not frozen: the consolidator builds one per observer of every event, and a frozen
+    dataclass's ``__init__`` costs eight times as much. Treat it as a value all the same.
     """
 
     id: str
@@ -45,8 +48,8 @@ class Memory:
         if not 1 <= self.importance <= 10:
             raise ValueError(f"importance {self.importance} is outside 1..10")
         # One representation per value (6 and 6.0 would serialise differently).
-        object.__setattr__(self, "importance", round(float(self.importance), 2))
-        object.__setattr__(self, "tick", int(self.tick))
+        self.importance = round(float(self.importance), 2)
+        self.tick = int(self.tick)
 
     def to_json(self) -> str:
         # Stable key order and separators: the same memory always serialises to the
@@ -92,3 +95,4 @@ class Memory:
 
 _new = object.__new__
 _set = object.__setattr__
+_blake2b = hashlib.blake2b

@@ -205,7 +205,7 @@ def notes_for_event(
     before = _place_of(event.payload.before, f"agent:{actor}")
     here = _place_of(event.payload.after, f"agent:{actor}") or before
     observers = audience(event)
-    together = sorted(o for o in observers if places.get(o) == here)
+    together = [o for o in observers if places.get(o) == here]  # observers come sorted
 
     def fact(role: str, place: str | None, imp: int, with_: list[str], **extra: Any) -> Fact:
         return {
