@@ -7,6 +7,8 @@ it is doing; a second one forces the exit. Logging is configured once here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import gc
 import logging
 import os
@@ -57,6 +59,34 @@ def tune_gc() -> None:
     gc.set_threshold(max(gen0, YOUNG_COLLECTION_EVERY), gen1, gen2)
 
 
+# Seconds between two returns of the C heap's free memory to the system.
+TRIM_EVERY_S = 10.0
+
+
+def malloc_trim() -> Callable[[], object] | None:
+    """glibc's ``malloc_trim(0)``, or None where the C library has none (musl, macOS).
+
+    A consumer frees a whole batch at once, but glibc keeps the freed pages of its heap
+    for the next allocation unless they lie at the top: a process's resident memory then
+    grows with the fragments of past batches. ``malloc_trim`` gives back every free page.
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except AttributeError:
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    return lambda: trim(0)
+
+
+async def trim_heap_every(seconds: float, stop: asyncio.Event) -> None:
+    """Return the C heap's free pages to the system every ``seconds`` until ``stop``."""
+    trim = malloc_trim()
+    while trim is not None and not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        trim()
+
+
 def run_service(component: str, main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Run ``main(stop)`` until it returns; ``stop`` is set on SIGTERM/SIGINT."""
     configure_logging(component)
@@ -65,7 +95,11 @@ def run_service(component: str, main: Callable[[asyncio.Event], Awaitable[None]]
     async def runner() -> None:
         stop = asyncio.Event()
         install_stop_signals(stop)
-        await main(stop)
+        trimming = asyncio.create_task(trim_heap_every(TRIM_EVERY_S, stop))
+        try:
+            await main(stop)
+        finally:
+            trimming.cancel()
 
     try:
         import uvloop
