@@ -29,6 +29,17 @@ async def consolidate(
     return consolidator
 
 
+def talk_and_walk(scenario: Scenario, ticks: int) -> list[Event]:
+    """Each tick Alice asks Bob about the festival and Bob walks between two places."""
+    log = Log(scenario)
+    events: list[Event] = []
+    for t in range(ticks):
+        events.append(log.commit("alice", t, Speak(to="bob", text=f"Tick {t}: festival?"), ["bob"]))
+        events.append(log.commit("bob", t, Move(to="square" if t % 2 else "bakery"), ["alice"]))
+        events.append(log.close(t))
+    return events
+
+
 async def test_actor_and_observers_remember_what_they_did_saw_and_heard(redis, keys, settings):
     scenario = village()
     log = Log(scenario)
@@ -270,12 +281,7 @@ async def test_a_new_run_starts_memory_over(redis, keys, settings):
 
 async def test_restart_mid_stream_writes_nothing_twice(redis, keys, settings, namespace):
     scenario = village(consolidate_every_events=7, consolidate_every_ticks=6)
-    log = Log(scenario)
-    events: list[Event] = []
-    for t in range(12):
-        events.append(log.commit("alice", t, Speak(to="bob", text=f"Tick {t}: festival?"), ["bob"]))
-        events.append(log.commit("bob", t, Move(to="square" if t % 2 else "bakery"), ["alice"]))
-        events.append(log.close(t))
+    events = talk_and_walk(scenario, ticks=12)
 
     # The reference: one uninterrupted run in another namespace.
     ref_keys = Keys(namespace + "-ref")
@@ -318,12 +324,7 @@ async def test_a_batch_that_did_not_commit_is_not_trusted(redis, keys, settings,
     # whose transaction never reached Redis (the connection lost before EXEC) has moved
     # that view on: the next batch must see it is not the stored one and read it again.
     scenario = village(consolidate_every_events=4, consolidate_every_ticks=5)
-    log = Log(scenario)
-    events: list[Event] = []
-    for t in range(8):
-        events.append(log.commit("bob", t, Move(to="square" if t % 2 else "bakery"), ["alice"]))
-        events.append(log.commit("alice", t, Speak(to="bob", text=f"Tick {t}: festival?"), ["bob"]))
-        events.append(log.close(t))
+    events = talk_and_walk(scenario, ticks=8)
     ref_keys = Keys(namespace + "-ref")
     await consolidate(redis, ref_keys, settings, scenario, events)
 
