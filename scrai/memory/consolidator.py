@@ -168,7 +168,7 @@ class MemoryConsolidator:
         await self._summarize(state)
         batch_id = uuid.uuid4().hex
         self._queue(state, tx, batch_id)
-        self._view = _View(state.progress, state.places, state.stored)
+        view.progress = state.progress  # its places and stored counts are the batch's own
         for agent, p in state.pending.items():
             if p.count:
                 state.stored[agent] = p.count
