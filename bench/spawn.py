@@ -11,10 +11,10 @@ third figure. The docker backend runs Redis as a container on a bench network
 built from this checkout. Goal: 50 containers ticking within 30 s.
 
 Where the time goes: the CPU seconds per agent spent until every agent
-committed, by the spawner process, the workers (their processes, or the
-containers' cgroup) and, for docker, the engine (dockerd, containerd and its
-shims, when they run on this host). The machine is shared: CPU seconds are
-the figure that does not depend on what else runs.
+committed, by the spawner process, the workers (their processes and the zygote
+that forks them, or the containers' cgroup) and, for docker, the engine
+(dockerd, containerd and its shims, when they run on this host). The machine
+is shared: CPU seconds are the figure that does not depend on what else runs.
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ def cpu_snapshot(spawner_pid: int, backend: str, namespace: str) -> dict[str, fl
             command = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if backend == "process" and any(c.endswith(b"run_agent_worker.py") for c in command):
+        # A process worker's title, and the zygote's that forks them (it does their imports).
+        if backend == "process" and command[0].startswith(b"scrai-worker"):
             out["workers"] += _proc_cpu(int(entry.name))
         elif backend == "docker" and ENGINE.search(command[0]):
             out["engine"] += _proc_cpu(int(entry.name), children=True)  # runc: reaped children

@@ -1,6 +1,8 @@
-"""Workers as local child processes, each in its own process group.
+"""Workers as local processes, each in its own session, forked by the zygote.
 
-Every worker gets a record file (pid, process start time, run id, agent id) in
+The zygote (``spawner/zygote.py``) has the worker's code imported already, so a
+worker starts in milliseconds instead of half a CPU-second. Every worker gets a
+record file (pid, process start time, run id, agent id) in
 ``<data_dir>/spawner/<namespace>/``, so a restarted spawner finds the workers
 it started before and adopts them. A record is trusted only when the pid is
 still the same process (same start time in ``/proc``) running the worker for
@@ -11,26 +13,22 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from scrai.settings import Settings
 from spawner.backends.base import WorkerHandle, worker_args
 
-ROOT = Path(__file__).resolve().parents[2]
 STOP_GRACE_S = 5.0
-
-
-def worker_script() -> Path:
-    """``run_agent_worker.py`` of this checkout, else of the working directory (the image)."""
-    for candidate in (ROOT / "run_agent_worker.py", Path.cwd() / "run_agent_worker.py"):
-        if candidate.exists():
-            return candidate
-    return ROOT / "run_agent_worker.py"
+ZYGOTE_REPLY_S = 60.0  # the first reply waits for the zygote's imports
+EXIT_NOTICE_S = 0.5  # how long a worker found dead may take to be reported by the zygote
 
 
 def _proc_start_time(pid: int) -> int | None:
@@ -47,26 +45,95 @@ def _proc_start_time(pid: int) -> int | None:
 
 
 def _proc_cmdline(pid: int) -> list[str]:
+    """The words of ``pid``'s command line (a forked worker's is its title, NUL-padded)."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return []
+    return raw.replace(b"\0", b" ").decode(errors="replace").split()
+
+
+class Zygote:
+    """The zygote's process (``spawner/zygote.py``); a thread reads its replies."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "spawner.zygote"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self.exits: dict[int, int] = {}  # pid -> exit code, of the workers it forked
+        self.changed = threading.Condition()
+        self._replies: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._asking = threading.Lock()  # one request in flight
+        threading.Thread(target=self._read, name="zygote-replies", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            message = json.loads(line)
+            if "exited" in message:
+                with self.changed:
+                    self.exits[message["exited"]] = message["code"]
+                    self.changed.notify_all()
+            else:
+                self._replies.put(message)
+        self._replies.put({"error": f"the worker zygote exited ({self.proc.wait()})"})
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def fork(self, request: dict[str, Any]) -> int:
+        """Start a worker; its pid."""
+        assert self.proc.stdin is not None
+        with self._asking:
+            try:
+                self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+                self.proc.stdin.flush()
+            except (BrokenPipeError, ValueError) as exc:
+                raise RuntimeError(f"the worker zygote is gone: {exc}") from None
+            try:
+                reply = self._replies.get(timeout=ZYGOTE_REPLY_S)
+            except queue.Empty:
+                raise RuntimeError("the worker zygote did not answer") from None
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        pid = int(reply["started"])
+        with self.changed:
+            self.exits.pop(pid, None)  # a recycled pid: its last holder's exit came first
+        return pid
+
+    def exit_code(self, pid: int, wait_s: float = 0.0) -> int | None:
+        """How a worker it forked ended, waiting up to ``wait_s`` for the news; else None."""
+        with self.changed:
+            self.changed.wait_for(lambda: pid in self.exits or not self.alive(), wait_s)
+            return self.exits.get(pid)
+
+    def close(self) -> None:
+        """Let it go (its workers keep running) and wait for it to exit."""
+        if self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 class ProcessBackend:
-    """``python run_agent_worker.py --agent-id ID`` per agent, each in a new session."""
+    """A local worker process per agent (or shard), forked by a :class:`Zygote`."""
 
     name = "process"
 
-    def __init__(
-        self, settings: Settings, run_id: str, *, command: list[str] | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, run_id: str) -> None:
         self.settings = settings
         self.run_id = run_id
-        self.command = command or [sys.executable, str(worker_script())]
         self.records = Path(settings.data_dir) / "spawner" / (settings.namespace or "default")
         self.records.mkdir(parents=True, exist_ok=True)
-        self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._zygote: Zygote | None = None
+        self._forked: set[int] = set()  # workers the current zygote forked
+        self._starting = threading.Lock()
 
     def _env(self, agent_id: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -79,44 +146,55 @@ class ProcessBackend:
         )
         return env
 
+    def _fork(self, request: dict[str, Any]) -> int:
+        with self._starting:
+            if self._zygote is not None and not self._zygote.alive():
+                self._zygote.close()  # killed: its workers live on, adopted like a spawner's
+                self._zygote, self._forked = None, set()
+            if self._zygote is None:
+                self._zygote = Zygote()
+            zygote = self._zygote
+        pid = zygote.fork(request)
+        self._forked.add(pid)
+        return pid
+
     def start(self, agent_id: str, agents: Sequence[str] = ()) -> WorkerHandle:
-        log = open(self.records / f"{agent_id}.log", "ab")
-        try:
-            child = subprocess.Popen(
-                [*self.command, *worker_args(agent_id, agents)],
-                env=self._env(agent_id),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # own process group: stop() signals the whole tree
-            )
-        finally:
-            log.close()
-        self._children[child.pid] = child
+        log = self.records / f"{agent_id}.log"
+        pid = self._fork(
+            {
+                "argv": worker_args(agent_id, agents),
+                "env": self._env(agent_id),
+                "log": str(log),
+                "title": f"scrai-worker {agent_id}",
+            }
+        )
         started_at = time.time()
         record = {
-            "pid": child.pid,
-            "proc_start": _proc_start_time(child.pid),
+            "pid": pid,
+            "proc_start": _proc_start_time(pid),
             "run_id": self.run_id,
             "agent_id": agent_id,
             "started_at": started_at,
         }
-        path = self.records / f"{agent_id}.{child.pid}.json"
+        path = self.records / f"{agent_id}.{pid}.json"
         path.write_text(json.dumps(record))
-        return WorkerHandle(agent_id, str(child.pid), self.run_id, True, started_at)
+        return WorkerHandle(agent_id, str(pid), self.run_id, True, started_at)
+
+    def _exit_code(self, pid: int, wait_s: float = 0.0) -> int | None:
+        if self._zygote is None or pid not in self._forked:
+            return None
+        return self._zygote.exit_code(pid, wait_s)
 
     def _record_alive(self, record: dict[str, object]) -> bool:
         pid = int(record["pid"])  # type: ignore[call-overload]
-        child = self._children.get(pid)
-        if child is not None:
-            return child.poll() is None
+        if self._exit_code(pid) is not None:
+            return False
         start = _proc_start_time(pid)
         if start is None or (
             record.get("proc_start") is not None and start != record["proc_start"]
         ):
             return False  # gone, or the pid now belongs to another process
-        cmdline = _proc_cmdline(pid)
-        return str(record["agent_id"]) in cmdline
+        return str(record["agent_id"]) in _proc_cmdline(pid)
 
     def list(self) -> list[WorkerHandle]:
         found = []
@@ -127,10 +205,11 @@ class ProcessBackend:
                 continue
             pid = int(record["pid"])
             alive = self._record_alive(record)
-            child = self._children.get(pid)
-            detail = (
-                f"exited ({child.returncode})" if child and not alive else ("" if alive else "gone")
-            )
+            detail = ""
+            if not alive:
+                # A worker of ours found dead a moment before the zygote reported it.
+                code = self._exit_code(pid, EXIT_NOTICE_S)
+                detail = "gone" if code is None else f"exited ({code})"
             found.append(
                 WorkerHandle(
                     agent_id=record["agent_id"],
@@ -160,9 +239,7 @@ class ProcessBackend:
                 time.sleep(0.02)
             # Whatever is left of the group (the worker or anything it started) goes now.
             self._signal_group(pid, signal.SIGKILL)
-        child = self._children.pop(pid, None)
-        if child is not None:
-            child.wait()
+        self._forked.discard(pid)
         (self.records / f"{handle.agent_id}.{handle.handle}.json").unlink(missing_ok=True)
 
     @staticmethod
@@ -173,6 +250,8 @@ class ProcessBackend:
             pass
 
     def close(self) -> None:
-        # Reap children already dead; live ones keep running for the next spawner to adopt.
-        for child in self._children.values():
-            child.poll()
+        # Live workers keep running for the next spawner to adopt.
+        with self._starting:
+            if self._zygote is not None:
+                self._zygote.close()
+                self._zygote = None

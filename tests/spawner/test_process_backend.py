@@ -5,6 +5,7 @@ Real spawner and worker processes against the session's real Redis server.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from scrai.scenario.loader import load_scenario_file
 from scrai.scenario.store import save_scenario
 from scrai.settings import Settings
 from spawner.backends.process import ProcessBackend
-from tests.helpers import pid_alive, wait_for
+from tests.helpers import pid_alive, processes_with_env, wait_for
 from tests.spawner.harness import AGENTS, SpawnerProcess
 
 pytestmark = pytest.mark.slow
@@ -50,6 +51,12 @@ async def test_one_worker_per_agent_and_all_removed_on_stop(
     running = await wait_for(lambda: all_running(redis, keys), 30)
     pids = sorted(int(s["handle"]) for s in running.values())
     assert pids == process_spawner.worker_pids()
+    for agent, status in running.items():
+        pid = int(status["handle"])
+        # Forked by the zygote, each named for its agent in ps and top, in its own session.
+        title = (await asyncio.to_thread(Path(f"/proc/{pid}/cmdline").read_bytes)).split(b"\0")
+        assert title[0] == f"scrai-worker {agent}".encode()
+        assert os.getsid(pid) == pid
     assert all(s["backend"] == "process" and s["restarts"] == 0 for s in running.values())
     # The workers are real: each keeps its agent alive in Redis.
     await wait_for(lambda: all_alive(redis, keys), 30)
@@ -78,7 +85,7 @@ async def test_restarts_a_killed_worker_and_adopts_after_its_own_restart(
 
     after = await wait_for(restarted, 30)
     assert after["bob"]["handle"] != str(victim) and not pid_alive(victim)
-    assert "exited" in after["bob"]["last_exit"]
+    assert after["bob"]["last_exit"] == f"exited (-{signal.SIGKILL.value})"
     assert {a: after[a]["handle"] for a in ("ann", "cyd")} == {
         a: before[a]["handle"] for a in ("ann", "cyd")
     }
@@ -88,6 +95,9 @@ async def test_restarts_a_killed_worker_and_adopts_after_its_own_restart(
     process_spawner.kill()
     workers = process_spawner.worker_pids()
     assert len(workers) == 3 and all(pid_alive(p) for p in workers)
+    # Its zygote goes with it: what is left of the run is the workers.
+    run = f"SCRAI_NAMESPACE={keys.namespace}"
+    await wait_for(lambda: sorted(processes_with_env(run)) == workers, 10)
     await redis.hset(keys.worker_status, "ann", json.dumps({"state": "stale"}))
     process_spawner.start()
     adopted = await wait_for(lambda: all_running(redis, keys), 30)
