@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -84,6 +85,30 @@ class FastSSLConnection(_HiredisPacking, SSLConnection):
     pass
 
 
+class _OncePipeline(Pipeline):
+    """A pipeline whose MULTI/EXEC is sent at most once.
+
+    redis-py re-sends a whole transaction after a connection error unless it WATCHes.
+    But an error while reading the reply says nothing of whether EXEC ran: a server
+    that dies between applying it and answering would get it again on restart of the
+    send, and apply it twice (two copies of a committed tick). So a transaction's
+    error goes to the caller, who reads back what Redis has before trying again.
+    Plain pipelines and single commands keep the client's retries.
+    """
+
+    async def _disconnect_raise_on_watching(
+        self, conn: Connection, error: Exception, *args: Any, **kwargs: Any
+    ) -> None:
+        await super()._disconnect_raise_on_watching(conn, error, *args, **kwargs)
+        if self.is_transaction or self.explicit_transaction:
+            raise error
+
+
+class _Redis(aioredis.Redis):
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Pipeline:
+        return _OncePipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
+
+
 _CONNECTION_CLASSES = {
     "redis": FastConnection,
     "unix": FastUnixConnection,
@@ -104,7 +129,7 @@ def connect(settings: Settings, *, block_ms: int | None = None) -> aioredis.Redi
     connection_class = _CONNECTION_CLASSES.get(urlparse(settings.redis_url).scheme)
     if connection_class is not None:
         options["connection_class"] = connection_class
-    return aioredis.Redis.from_url(
+    return _Redis.from_url(
         settings.redis_url,
         decode_responses=True,
         socket_timeout=socket_timeout,
