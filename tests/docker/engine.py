@@ -121,7 +121,37 @@ class Compose:
         assert result.returncode == 0, result.stderr[-3000:]
 
     def down(self) -> subprocess.CompletedProcess[str]:
-        return self.run("down", "-v", "--timeout", "60")
+        """``down -v``, run again while the engine refuses to remove the network for
+        endpoints of no container left (a Docker 20.10 race, moby/moby#43286: a second
+        ``down`` is what its users do). A container still attached fails it at once,
+        named in the error."""
+        results: list[subprocess.CompletedProcess[str]] = []
+
+        def done() -> bool:
+            results.append(self.run("down", "-v", "--timeout", "60"))
+            last = results[-1]
+            if last.returncode == 0 or "has active endpoints" not in last.stderr:
+                return True
+            attached = self.attached()
+            if attached:
+                last.stderr += f"\nstill attached to the network: {attached}"
+                return True
+            return False
+
+        try:
+            wait_for_sync(done, 60, what="docker compose down", interval_s=1.0)
+        except TimeoutError:
+            pass  # the last result, with its error, is the caller's to assert
+        return results[-1]
+
+    def attached(self) -> list[str]:
+        """Names of the containers on this project's network, per the engine."""
+        probe = subprocess.run(
+            ["docker", "network", "inspect", f"{self.project}_default",
+             "--format", "{{range .Containers}}{{.Name}} {{end}}"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        return probe.stdout.split() if probe.returncode == 0 else []
 
     def container(self, client: Any, service: str) -> Any:
         [found] = client.containers.list(
