@@ -90,10 +90,11 @@ class _OncePipeline(Pipeline):
 
     redis-py re-sends a whole transaction after a connection error unless it WATCHes.
     But an error while reading the reply says nothing of whether EXEC ran: a server
-    that dies between applying it and answering would get it again on restart of the
-    send, and apply it twice (two copies of a committed tick). So a transaction's
-    error goes to the caller, who reads back what Redis has before trying again.
-    Plain pipelines and single commands keep the client's retries.
+    that applied it and died before answering would get it again from the retry and
+    apply it twice (two copies of a committed tick). So a transaction's error goes to
+    the caller, who reads back what Redis has before trying again. Single commands and
+    plain pipelines keep the client's retries: most read or set, and an action appended
+    twice carries one event id, which its reader dedupes.
     """
 
     async def _disconnect_raise_on_watching(
