@@ -118,6 +118,8 @@ class MemoryConsolidator:
         self.consumer = Consumer.from_settings(
             redis, s, keys.committed_events, GROUP, name, self.handle,
             keys=keys, batch_size=batch_size or s.memory_batch_size,
+            # Its batches' work dwarfs their round trips; reading ahead made its RSS creep.
+            read_ahead=False,
         )  # fmt: skip
 
     def _use(self, scenario: Scenario) -> None:
