@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+from collections.abc import AsyncIterator
 from urllib.parse import urlparse
 
 import pytest
+import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError
 
 from scrai.connection import connect
+from scrai.settings import Settings
 
 
 async def test_cancel_always_stops_a_task_busy_with_redis(settings):
@@ -87,42 +91,39 @@ class ReplyDropper:
             server_w.close()
 
 
-async def test_a_transaction_whose_reply_is_lost_is_not_sent_again(settings):
+@contextlib.asynccontextmanager
+async def client_through(
+    settings: Settings, dropper: ReplyDropper
+) -> AsyncIterator[aioredis.Redis]:
+    """A client of ours whose connections go through ``dropper``."""
+    async with dropper as url:
+        client = connect(settings.model_copy(update={"redis_url": url}))
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
+
+async def test_a_transaction_whose_reply_is_lost_is_not_sent_again(settings, redis):
     # Re-sending it after a lost reply would apply it twice: two copies of a committed tick.
-    direct = connect(settings)
     stream = f"{settings.namespace}:log"
     dropper = ReplyDropper(settings.redis_url or "", b"EXEC")
-    try:
-        async with dropper as url:
-            client = connect(settings.model_copy(update={"redis_url": url}))
-            try:
-                with pytest.raises(ConnectionError):
-                    async with client.pipeline(transaction=True) as tx:
-                        tx.xadd(stream, {"n": "1"})
-                        await tx.execute()
-                assert dropper.dropped == 1
-                assert await direct.xlen(stream) == 1
-                # The caller reads back what Redis has, on the same client: it works again.
-                assert await client.xlen(stream) == 1
-            finally:
-                await client.aclose()
-    finally:
-        await direct.aclose()
+    async with client_through(settings, dropper) as client:
+        with pytest.raises(ConnectionError):
+            async with client.pipeline(transaction=True) as tx:
+                tx.xadd(stream, {"n": "1"})
+                await tx.execute()
+        assert dropper.dropped == 1
+        assert await redis.xlen(stream) == 1
+        # The caller reads back what Redis has, on the same client: it works again.
+        assert await client.xlen(stream) == 1
 
 
-async def test_a_read_whose_reply_is_lost_is_retried(settings):
+async def test_a_read_whose_reply_is_lost_is_retried(settings, redis):
     # Idempotent commands keep the client's retries: one dropped connection is no error.
-    direct = connect(settings)
     key = f"{settings.namespace}:greeting"
-    await direct.set(key, "hello")
+    await redis.set(key, "hello")
     dropper = ReplyDropper(settings.redis_url or "", key.encode())
-    try:
-        async with dropper as url:
-            client = connect(settings.model_copy(update={"redis_url": url}))
-            try:
-                assert await client.get(key) == "hello"
-                assert dropper.dropped == 1
-            finally:
-                await client.aclose()
-    finally:
-        await direct.aclose()
+    async with client_through(settings, dropper) as client:
+        assert await client.get(key) == "hello"
+        assert dropper.dropped == 1
