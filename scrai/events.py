@@ -249,7 +249,11 @@ def _validator(schema: Any) -> Callable[[Any], Any]:
     try:
         for cls in saved:
             cls.__pydantic_complete__ = False
-        return SchemaValidator(schema).validate_python
+        # Only keys (a bounded set) go into pydantic-core's string cache. Its default caches
+        # values too: speech, a few thousand new lines a minute in a crowd, each kept until
+        # another takes its slot, and each holding the allocator's arena it was made in:
+        # a long-lived consumer's RSS crept up to its biggest batch's peak.
+        return SchemaValidator(schema, config={"cache_strings": "keys"}).validate_python
     finally:
         for cls, complete in saved.items():
             cls.__pydantic_complete__ = complete

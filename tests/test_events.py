@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import sys
 import uuid
 
 import pytest
@@ -265,6 +267,35 @@ def test_batch_reader_is_in_use() -> None:
     from scrai import events
 
     assert events._BATCH_READER is not None
+
+
+def test_a_parsed_batch_once_dropped_leaves_nothing_behind() -> None:
+    """A long-lived consumer's memory stays flat only if each batch's objects go with it.
+
+    Lines of speech are the strings most often new; whatever parsing kept of them would
+    outlive the batch and pin the allocator's arenas (the RSS then creeps up).
+    """
+    from scrai.events import parse_events
+
+    def speech(n: int) -> list[dict[str, str]]:
+        return [
+            WorldStateCommittedEvent(entity_id="alice", sequence=i + 1, tick=i, payload=(
+                CommittedPayload(action_event_id=uuid.uuid4(), action=Speak(
+                    text=f"Line {n}-{i}: see you at the well", to="bob"),
+                    before={}, after={}, observers=["bob"]))
+            ).to_fields()
+            for i in range(2_000)
+        ]  # fmt: skip
+
+    parse_events(speech(0))  # whatever is made once, on first use
+    batch = speech(1)
+    gc.collect()
+    before = sys.getallocatedblocks()
+    parsed = parse_events(batch)
+    assert len(parsed) == len(batch)
+    del parsed
+    gc.collect()
+    assert sys.getallocatedblocks() - before < 100
 
 
 def test_batch_reader_gives_each_bad_entry_its_own_error() -> None:
