@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 import uuid
 
 import redis.asyncio as aioredis
@@ -351,3 +352,26 @@ async def test_a_batch_that_did_not_commit_is_not_trusted(redis, keys, settings,
     assert await redis.smembers(keys.memory_pending_agents) == await redis.smembers(
         ref_keys.memory_pending_agents
     )
+
+
+async def test_what_it_keeps_between_batches_was_not_made_in_one(redis, keys, settings):
+    # Where each agent is and who has facts pending outlive every batch. A string read
+    # from an event and kept would hold the allocator's arena it sits in: refreshed every
+    # tick by every agent, such strings pinned every arena a big batch had used, and the
+    # consolidator's RSS crept up to its biggest batch's peak. It keeps the scenario's.
+    scenario = village(consolidate_every_events=50, consolidate_every_ticks=50)
+    await publish_many(redis, keys.committed_events, talk_and_walk(scenario, ticks=6))
+    consolidator = MemoryConsolidator(redis, keys, scenario, settings=settings, batch_size=4)
+    tracemalloc.start()
+    try:
+        await consolidator.run(burst=True)
+        view = consolidator._view
+        assert view is not None and view.places["bob"] == "square" and view.stored
+        made_in_a_batch = [
+            s
+            for s in (*view.places, *view.places.values(), *view.stored)
+            if s is not None and tracemalloc.get_object_traceback(s) is not None
+        ]
+    finally:
+        tracemalloc.stop()
+    assert made_in_a_batch == []
