@@ -73,8 +73,9 @@ class Cast:
         self.hearing_range = scenario.simulation.hearing_range
         self.ticks_per_day = scenario.simulation.ticks_per_day
         self.audience_cap = scenario.memory.audience_cap
+        # No cache of answers: one filled during batches would pin the allocator's arenas,
+        # and working one out is a fraction of a microsecond.
         self._positions = {p.id: p.position for p in scenario.world.places}
-        self._hearing: dict[tuple[str, str], bool] = {}
 
     def name(self, agent_id: str) -> str:
         agent = self.agents.get(agent_id)
@@ -103,17 +104,10 @@ class Cast:
             return False
         if a == b:
             return True
-        # Asked for every observer of every speech: a pair's answer never changes.
-        known = self._hearing.get((a, b))
-        if known is None:
-            pa, pb = self._positions.get(a), self._positions.get(b)
-            known = (
-                pa is not None
-                and pb is not None
-                and math.hypot(pa[0] - pb[0], pa[1] - pb[1]) <= self.hearing_range
-            )
-            self._hearing[(a, b)] = known
-        return known
+        pa, pb = self._positions.get(a), self._positions.get(b)
+        if pa is None or pb is None:
+            return False
+        return math.hypot(pa[0] - pb[0], pa[1] - pb[1]) <= self.hearing_range
 
 
 def past(verb: str) -> str:
