@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.docker.engine import ROOT, SESSION, SESSION_LABEL, cleanup_session
+from tests.docker.engine import MISCOUNTED_NETWORKS, ROOT, SESSION, SESSION_LABEL, cleanup_session
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +30,12 @@ def scrai_image(docker_client: Any) -> Iterator[str]:
         docker_client.images.remove(tag, force=True)
     except Exception:  # best effort: a later session builds it again
         pass
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Name the networks the engine kept for endpoints it miscounted (see ``Compose.down``)."""
+    if MISCOUNTED_NETWORKS:
+        terminalreporter.write_line(
+            "the Docker engine kept these networks, with no container attached, for endpoints "
+            f"it miscounted (moby/moby#42119; its restart frees them): {MISCOUNTED_NETWORKS}"
+        )

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from tests.helpers import wait_for_sync
 ROOT = Path(__file__).resolve().parents[2]
 SESSION = uuid.uuid4().hex[:8]
 SESSION_LABEL = "scrai.test-session"
+# Networks the engine would not remove for endpoints it miscounted (see Compose.down).
+MISCOUNTED_NETWORKS: list[str] = []
 # How the Docker tests poll: four times a second (each poll asks the engine), and an
 # error while a service is still starting counts as "not yet", not as a failure.
 POLL: dict[str, Any] = {"interval_s": 0.25, "ignore": (OSError, redis_sync.RedisError)}
@@ -120,34 +123,37 @@ class Compose:
         result = self.run("up", "-d", "--no-build")
         assert result.returncode == 0, result.stderr[-3000:]
 
-    def down(self) -> subprocess.CompletedProcess[str]:
-        """``down -v``, run again while the engine refuses to remove the network for
-        endpoints of no container left (a Docker 20.10 race, moby/moby#43286: a second
-        ``down`` is what its users do). A container still attached fails it at once,
-        named in the error."""
-        results: list[subprocess.CompletedProcess[str]] = []
+    def down(self) -> None:
+        """``down -v``, asserted to remove every container of the project and its network.
 
-        def done() -> bool:
-            results.append(self.run("down", "-v", "--timeout", "60"))
-            last = results[-1]
-            if last.returncode == 0 or "has active endpoints" not in last.stderr:
-                return True
+        The engine may refuse the network for endpoints of no container left. Twice over:
+        for a moment (a Docker 20.10 race, moby/moby#43286: a second ``down`` is what its
+        users do), or for good when it lost count of the endpoints as many containers left
+        at once (moby/moby#42119; its restart recounts them). The second is the engine's
+        bookkeeping, not something ScrAI left: the network is named in
+        :data:`MISCOUNTED_NETWORKS`, printed at the end of the session. A container still
+        attached fails at once, named in the error."""
+        result = self.run("down", "-v", "--timeout", "60")
+        deadline = time.monotonic() + 20
+        while "has active endpoints" in result.stderr and time.monotonic() < deadline:
             attached = self.attached()
-            if attached:
-                last.stderr += f"\nstill attached to the network: {attached}"
-                return True
-            return False
+            assert not attached, f"{result.stderr[-3000:]}\nstill attached: {attached}"
+            time.sleep(1)
+            result = self.run("down", "-v", "--timeout", "60")
+        if result.returncode != 0 and "has active endpoints" in result.stderr:
+            assert not self.attached(), result.stderr[-3000:]
+            MISCOUNTED_NETWORKS.append(self.network)
+            return
+        assert result.returncode == 0, result.stderr[-3000:]
 
-        try:
-            wait_for_sync(done, 60, what="docker compose down", interval_s=1.0)
-        except TimeoutError:
-            pass  # the last result, with its error, is the caller's to assert
-        return results[-1]
+    @property
+    def network(self) -> str:
+        return f"{self.project}_default"
 
     def attached(self) -> list[str]:
         """Names of the containers on this project's network, per the engine."""
         probe = subprocess.run(
-            ["docker", "network", "inspect", f"{self.project}_default",
+            ["docker", "network", "inspect", self.network,
              "--format", "{{range .Containers}}{{.Name}} {{end}}"],
             capture_output=True, text=True,
         )  # fmt: skip

@@ -41,6 +41,5 @@ def test_the_scenario_comes_from_the_environment(
         workers = session_workers(docker_client)
         assert sorted(c.labels["scrai.agent-id"] for c in workers) == agents
     finally:
-        result = compose.down()
-    assert result.returncode == 0, result.stderr[-3000:]
+        compose.down()
     assert session_workers(docker_client, running_only=False) == []
