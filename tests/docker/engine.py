@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -134,13 +133,19 @@ class Compose:
         :data:`MISCOUNTED_NETWORKS`, printed at the end of the session. A container still
         attached fails at once, named in the error."""
         result = self.run("down", "-v", "--timeout", "60")
-        deadline = time.monotonic() + 20
-        while "has active endpoints" in result.stderr and time.monotonic() < deadline:
+
+        def network_freed() -> bool:
+            nonlocal result
+            if "has active endpoints" not in result.stderr:
+                return True
             attached = self.attached()
             assert not attached, f"{result.stderr[-3000:]}\nstill attached: {attached}"
-            time.sleep(1)
             result = self.run("down", "-v", "--timeout", "60")
-        if result.returncode != 0 and "has active endpoints" in result.stderr:
+            return "has active endpoints" not in result.stderr
+
+        try:
+            wait_for_sync(network_freed, 20, what="docker compose down", interval_s=1.0)
+        except TimeoutError:
             assert not self.attached(), result.stderr[-3000:]
             MISCOUNTED_NETWORKS.append(self.network)
             return
